@@ -1,0 +1,1 @@
+// RukoAPI: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// RukoArchive: see docs/architecture.md.

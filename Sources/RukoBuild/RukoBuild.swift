@@ -1,0 +1,1 @@
+// RukoBuild: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// RukoCapabilities: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// RukoCgroup: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// RukoMount: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// RukoSandbox: see docs/architecture.md.

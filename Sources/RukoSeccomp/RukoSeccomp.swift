@@ -1,0 +1,1 @@
+// RukoSeccomp: see docs/architecture.md.

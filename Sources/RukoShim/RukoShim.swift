@@ -1,0 +1,1 @@
+// RukoShim: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// RukoSpawn: see docs/architecture.md.

@@ -1,0 +1,1 @@
+// RukoSystem: see docs/architecture.md.

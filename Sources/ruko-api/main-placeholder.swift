@@ -1,0 +1,1 @@
+// ruko-api entry point.

@@ -1,0 +1,1 @@
+// ruko-build entry point.

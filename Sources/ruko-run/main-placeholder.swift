@@ -1,0 +1,1 @@
+// ruko-run entry point.

@@ -1,0 +1,1 @@
+// ruko-shim entry point.
