@@ -87,7 +87,10 @@ let package = Package(
         .executableTarget(name: "ruko-api", dependencies: ["RukoAPI", argumentParser]),
 
         // Unit tests: no root, on fakes.
-        .testTarget(name: "RukoSandboxTests", dependencies: ["RukoSandbox", "RukoSystem"]),
+        .testTarget(
+            name: "RukoSandboxTests",
+            dependencies: ["RukoSandbox", "RukoSystem", "RukoMount", "RukoCgroup", "RukoSeccomp"]
+        ),
         .testTarget(name: "RukoArchiveTests", dependencies: ["RukoArchive"]),
         .testTarget(name: "RukoBuildTests", dependencies: ["RukoBuild"]),
         .testTarget(name: "RukoAPITests", dependencies: ["RukoAPI"]),
