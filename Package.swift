@@ -65,7 +65,6 @@ let package = Package(
         .target(
             name: "RukoAPI",
             dependencies: [
-                "RukoSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
