@@ -85,12 +85,15 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--url-lifetime must be between 1 and 604800 seconds")
         }
         _ = try parseListen()
+        if let publicURL, !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
+            throw ValidationError("--public-url must start with http:// or https:// (got '\(publicURL)')")
+        }
     }
 
     func parseListen() throws -> (host: String, port: Int) {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-            (0...65535).contains(port), colon != listen.startIndex
-        else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:5000 (got '\(listen)')") }
+            (1...65535).contains(port), colon != listen.startIndex
+        else { throw ValidationError("--listen must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:5000 (got '\(listen)')") }
         var host = String(listen[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host, port)
@@ -102,7 +105,7 @@ struct Serve: AsyncParsableCommand {
         let store = try admin { try directory.openStore() }
         let token = try admin { try directory.token() }
         let listenURL = "http://\(listen)"
-        var settings = ServerSettings(publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime)
+        let settings = ServerSettings(publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime)
         let backend: any ObjectStorage
         switch storage {
         case .local:
@@ -114,13 +117,10 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "ruko-api")
         logger.logLevel = .info
-        let explicitPort = port
         let server = APIServer(store: store, storage: backend, settings: settings)
-        settings = server.settings
         try await server.run(host: host, port: port, handleSignals: true, logger: logger) { bound in
-            let note = explicitPort == 0 ? " (port \(bound))" : ""
             FileHandle.standardError.write(
-                Data("ruko-api: listening on \(host):\(bound)\(note), storage \(storage.rawValue), data \(directory.root)\n".utf8))
+                Data("ruko-api: listening on \(host):\(bound), storage \(storage.rawValue), data \(directory.root)\n".utf8))
         }
     }
 
@@ -225,7 +225,14 @@ struct Apps: ParsableCommand {
     }
 }
 
-extension AccessLevel: EnumerableFlag {}
+extension AccessLevel: EnumerableFlag {
+    public static func help(for value: AccessLevel) -> ArgumentHelp? {
+        switch value {
+        case .read: return "May fetch (git clone/fetch)."
+        case .write: return "May push (implies read)."
+        }
+    }
+}
 
 struct AccessAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
