@@ -24,7 +24,9 @@ struct RukoAPICommand: AsyncParsableCommand {
 }
 
 struct DataOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The data directory (database, token, secrets, local storage).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The data directory (database, token, secrets, local storage).", valueName: "DIR"))
     var data: String
 
     func directory() throws -> DataDirectory { try DataDirectory(data) }
@@ -93,7 +95,10 @@ struct Serve: AsyncParsableCommand {
     func parseListen() throws -> (host: String, port: Int) {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
             (1...65535).contains(port), colon != listen.startIndex
-        else { throw ValidationError("--listen must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:5000 (got '\(listen)')") }
+        else {
+            throw ValidationError(
+                "--listen must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:5000 (got '\(listen)')")
+        }
         var host = String(listen[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host, port)
@@ -120,7 +125,9 @@ struct Serve: AsyncParsableCommand {
         let server = APIServer(store: store, storage: backend, settings: settings)
         try await server.run(host: host, port: port, handleSignals: true, logger: logger) { bound in
             FileHandle.standardError.write(
-                Data("ruko-api: listening on \(host):\(bound), storage \(storage.rawValue), data \(directory.root)\n".utf8))
+                Data(
+                    "ruko-api: listening on \(host):\(bound), storage \(storage.rawValue), data \(directory.root)\n"
+                        .utf8))
         }
     }
 
@@ -133,7 +140,8 @@ struct Serve: AsyncParsableCommand {
             if let value = environment[variable], !value.isEmpty { return value }
             if let fromFile, !fromFile.isEmpty { return fromFile }
             throw ValidationError(
-                "--storage s3 needs the \(what): pass it as a flag, set \(variable), or write \(directory.s3ConfigPath)")
+                "--storage s3 needs the \(what): pass it as a flag, set \(variable), or write \(directory.s3ConfigPath)"
+            )
         }
         return S3Configuration(
             endpoint: try pick(s3Endpoint, "RUKO_S3_ENDPOINT", file?.endpoint, "endpoint"),

@@ -52,7 +52,8 @@ enum Scenarios {
             return try await server.request("POST", "/v1/keys/lookup", json: ["type": "ssh-foo", "key": aliceBlob])
         },
         "POST /v1/keys/lookup 401": { server in
-            try await server.request("POST", "/v1/keys/lookup", json: ["type": "ssh-ed25519", "key": aliceBlob], auth: false)
+            try await server.request(
+                "POST", "/v1/keys/lookup", json: ["type": "ssh-ed25519", "key": aliceBlob], auth: false)
         },
         "POST /v1/keys/lookup 404": { server in
             let response = try await server.request(
@@ -76,7 +77,8 @@ enum Scenarios {
         },
 
         "POST /v1/apps/{app}/authorize 200": { server in
-            let read = try await server.request("POST", "/v1/apps/web/authorize", json: ["user": "bob", "access": "read"])
+            let read = try await server.request(
+                "POST", "/v1/apps/web/authorize", json: ["user": "bob", "access": "read"])
             #expect(read.status == 200)
             let response = try await server.request(
                 "POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "write"])
@@ -88,7 +90,8 @@ enum Scenarios {
             try await server.request("POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "admin"])
         },
         "POST /v1/apps/{app}/authorize 401": { server in
-            try await server.request("POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "read"], auth: false)
+            try await server.request(
+                "POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "read"], auth: false)
         },
         "POST /v1/apps/{app}/authorize 403": { server in
             let stranger = try await server.request(
@@ -215,7 +218,9 @@ enum Scenarios {
 
         "GET /storage/{key} 200": { server in
             let key = "apps/web/cache.tgz"
-            #expect(try await server.transfer("PUT", try signed(server, .put, key), body: Data("cache!".utf8)).status == 201)
+            #expect(
+                try await server.transfer("PUT", try signed(server, .put, key), body: Data("cache!".utf8)).status == 201
+            )
             let response = try await server.transfer("GET", try signed(server, .get, key))
             #expect(response.text == "cache!")
             return response
@@ -259,7 +264,8 @@ enum Scenarios {
             try await server.transfer("PUT", try signed(server, .get, "apps/web/repo.tgz"), body: Data("x".utf8))
         },
         "PUT /storage/{key} 404": { server in
-            try await server.transfer("PUT", "\(server.base)/storage/apps/web/.hidden?expires=1&sig=00", body: Data("x".utf8))
+            try await server.transfer(
+                "PUT", "\(server.base)/storage/apps/web/.hidden?expires=1&sig=00", body: Data("x".utf8))
         },
         "PUT /storage/{key} 411": { server in
             let target = TestServer.pathAndQuery(try signed(server, .put, "apps/web/repo.tgz"))
@@ -298,7 +304,8 @@ enum Scenarios {
         #expect(get.text == "old object")
         // A complete upload on the same URL still works afterwards.
         #expect(try await server.transfer("PUT", put, body: Data("new".utf8)).status == 200)
-        #expect(try await server.transfer("GET", try server.local.signedURL(.get, key: key, lifetime: 600)).text == "new")
+        #expect(
+            try await server.transfer("GET", try server.local.signedURL(.get, key: key, lifetime: 600)).text == "new")
     }
 
     @Test func concurrentReleasesOverHTTPGetDistinctNumbers() async throws {

@@ -66,7 +66,9 @@ import Testing
         #expect(throws: RukoAPIError.notAuthorized) { try store.authorize(app: "web", user: "eve", wanted: .read) }
         try store.grantAccess(app: "web", user: "bob", level: .write)
         try store.authorize(app: "web", user: "bob", wanted: .write)
-        #expect(throws: RukoAPIError.unknownUser("eve")) { try store.grantAccess(app: "web", user: "eve", level: .read) }
+        #expect(throws: RukoAPIError.unknownUser("eve")) {
+            try store.grantAccess(app: "web", user: "eve", level: .read)
+        }
         #expect(try store.apps() == ["web"])
     }
 
@@ -95,6 +97,7 @@ import Testing
         #expect(try store.release(app: "web", version: 2).configVars == ["COLOR": "red", "NEW": "1"])
         #expect(try store.release(app: "web", version: 2).description == "again")
         #expect(try store.release(app: "web", version: 1).description == "Deploy 0123456")
+        #expect(try store.release(app: "web", version: 1).user == "alice")
         #expect(try store.releases(app: "web").map(\.version) == [2, 1])
         let stored = try store.release(app: "web", version: 1)
         #expect(stored == first)
