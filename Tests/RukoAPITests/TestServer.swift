@@ -56,8 +56,9 @@ final class TestServer: @unchecked Sendable {
         let host = "127.0.0.1"
         let boundPort = port
         task = Task { try await server.run(host: host, port: boundPort, handleSignals: false, logger: logger) }
+        // Ask with our token: a 200 proves it is this server, not another test's on a reused port.
         for _ in 0..<100 {
-            if let response = try? await request("GET", "/healthz", auth: false), response.status == 200 {
+            if let response = try? await request("GET", "/v1/keys"), response.status == 200 {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
