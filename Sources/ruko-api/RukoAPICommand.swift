@@ -12,10 +12,8 @@ struct RukoAPICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ruko-api",
         abstract: "The ruko reference control plane: an HTTP API over SQLite, and its admin commands.",
-        discussion: """
-            `serve` runs the HTTP API; every other subcommand administers the same data directory
-            directly (it is safe to run them while the server is up).
-            """,
+        discussion: "`serve` runs the HTTP API; every other subcommand administers the same data directory directly "
+            + "(it is safe to run them while the server is up). See docs/api.md.",
         subcommands: [
             Serve.self, UsersAdd.self, Users.self, KeysAdd.self, Keys.self, AppsCreate.self, Apps.self,
             AccessAdd.self, ConfigSet.self, ConfigUnset.self, ConfigShow.self, ConfigDump.self,
