@@ -150,7 +150,11 @@ public struct APIServer: Sendable {
         let app = try context.parameters.require("app")
         let body = try await decode(AuthorizeRequest.self, request)
         try store.authorize(app: app, user: body.user, wanted: body.access)
-        return try json(AuthorizeResponse(app: app, user: body.user, access: body.access))
+        let repoKey = StorageKeys.repo(app)
+        let repo = AuthorizeResponse.Repo(
+            getURL: try storage.signedURL(.get, key: repoKey, lifetime: settings.urlLifetime),
+            exists: try await storage.exists(key: repoKey))
+        return try json(AuthorizeResponse(app: app, user: body.user, access: body.access, repo: repo))
     }
 
     private func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -366,9 +370,19 @@ struct AuthorizeRequest: Decodable {
 }
 
 struct AuthorizeResponse: Encodable {
+    /// Where a fetch (read access) gets the stored repository.
+    struct Repo: Encodable {
+        var getURL: String
+        var exists: Bool
+        enum CodingKeys: String, CodingKey {
+            case getURL = "get_url"
+            case exists
+        }
+    }
     var app: String
     var user: String
     var access: AccessLevel
+    var repo: Repo
 }
 
 struct PushRequest: Decodable {

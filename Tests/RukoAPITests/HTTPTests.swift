@@ -84,6 +84,18 @@ enum Scenarios {
                 "POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "write"])
             #expect(response.json["app"] as? String == "web")
             #expect(response.json["access"] as? String == "write")
+            let repo = try #require(response.json["repo"] as? [String: Any])
+            #expect(repo["exists"] as? Bool == false)
+            let getURL = try #require(repo["get_url"] as? String)
+            #expect(getURL.hasPrefix(server.base + "/storage/apps/web/repo.tgz?expires="))
+            #expect(try await server.transfer("GET", getURL).status == 404)
+            let put = try server.local.signedURL(.put, key: "apps/web/repo.tgz", lifetime: 60)
+            #expect(try await server.transfer("PUT", put, body: Data("git".utf8)).status == 201)
+            let again = try await server.request(
+                "POST", "/v1/apps/web/authorize", json: ["user": "bob", "access": "read"])
+            let againRepo = try #require(again.json["repo"] as? [String: Any])
+            #expect(againRepo["exists"] as? Bool == true)
+            #expect(try await server.transfer("GET", try #require(againRepo["get_url"] as? String)).text == "git")
             return response
         },
         "POST /v1/apps/{app}/authorize 400": { server in
