@@ -67,6 +67,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("url-lifetime"), help: "Lifetime of signed storage URLs, in seconds.")
     var urlLifetime: Int = 3600
 
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds a connection may stay silent, also mid-upload, before it is closed.")
+    var idleTimeout: Double = 300
+
     @Option(name: .customLong("s3-endpoint"), help: "S3 endpoint, http(s)://host[:port] (env RUKO_S3_ENDPOINT).")
     var s3Endpoint: String?
     @Option(name: .customLong("s3-bucket"), help: "S3 bucket (env RUKO_S3_BUCKET).")
@@ -85,6 +90,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--url-lifetime must be between 1 and 604800 seconds")
         }
         _ = try parseListen()
+        guard idleTimeout > 0, idleTimeout <= 86400 else {
+            throw ValidationError("--idle-timeout must be between 0 and 86400 seconds")
+        }
         if let publicURL, !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
             throw ValidationError("--public-url must start with http:// or https:// (got '\(publicURL)')")
         }
@@ -108,7 +116,8 @@ struct Serve: AsyncParsableCommand {
         let store = try admin { try directory.openStore() }
         let token = try admin { try directory.token() }
         let listenURL = "http://\(listen)"
-        let settings = ServerSettings(publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime)
+        let settings = ServerSettings(
+            publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime, idleTimeout: idleTimeout)
         let backend: any ObjectStorage
         switch storage {
         case .local:

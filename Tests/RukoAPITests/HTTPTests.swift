@@ -320,6 +320,30 @@ enum Scenarios {
             try await server.transfer("GET", try server.local.signedURL(.get, key: key, lifetime: 600)).text == "new")
     }
 
+    /// A client that sends part of the body and then goes silent is cut off after the idle
+    /// timeout; its temporary file goes away and the old object stays.
+    @Test func stalledUploadIsDroppedAfterTheIdleTimeout() async throws {
+        let server = try await TestServer.start(idleTimeout: 1)
+        defer { Task { await server.stop() } }
+        let key = "apps/web/cache.tgz"
+        let put = try server.local.signedURL(.put, key: key, lifetime: 600)
+        #expect(try await server.transfer("PUT", put, body: Data("old".utf8)).status == 201)
+        let head = "PUT \(TestServer.pathAndQuery(put)) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+        let started = Date()
+        let stall = Task.detached {
+            try server.raw(Data(head.utf8) + Data("0123456789".utf8), holdOpenFor: .seconds(20))
+        }
+        _ = try await stall.value
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited < 10, "the server kept a silent upload open for \(waited) s")
+        for _ in 0..<40 where !server.temporaryFiles().isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(server.temporaryFiles().isEmpty)
+        #expect(
+            try await server.transfer("GET", try server.local.signedURL(.get, key: key, lifetime: 60)).text == "old")
+    }
+
     @Test func concurrentReleasesOverHTTPGetDistinctNumbers() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }
