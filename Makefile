@@ -16,7 +16,7 @@ DEBIAN_PACKAGES := build-essential pkg-config git curl ca-certificates procps ip
 	qemu-system-x86 linux-image-amd64 busybox-static cpio zstd xz-utils bc hyperfine
 
 .PHONY: all deps build build-release build-tests demo test test-unit test-integration test-vm soak bench \
-	bench-start bench-pack bench-build bench-push fuzz lint install clean
+	bench-start bench-pack bench-build bench-push fuzz lint install clean test-s3
 
 all: build
 
@@ -47,7 +47,7 @@ demo: build
 
 ## test: unit tests, root integration tests (real kernel, sshd, git, SQLite), the cgroup-v2 VM
 ## suite and a reduced soak. Integration tests need root; in CI they run, never skip.
-test: build-tests test-unit test-integration test-vm
+test: build-tests test-unit test-integration test-s3 test-vm
 	$(MAKE) --no-print-directory soak SOAK_RUNS=200 SOAK_PARALLEL=20
 
 test-unit:
@@ -56,6 +56,10 @@ test-unit:
 test-integration:
 	@if [ "$$(id -u)" != 0 ]; then echo "integration tests need root (namespaces, mounts, cgroups): run make test as root" >&2; exit 1; fi
 	RUKO_BIN_DIR=$(BIN_DEBUG) $(SWIFT) test --skip-build --no-parallel --filter IntegrationTests
+
+## test-s3: ruko-api's S3 storage path against a local S3-protocol server (moto).
+test-s3:
+	RUKO_BIN_DIR=$(BIN_DEBUG) scripts/test-s3.sh
 
 ## test-vm: ruko-run's limits (memory, pids, cpu, timeout) in a qemu guest with pure cgroup v2.
 test-vm: build
