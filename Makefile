@@ -4,8 +4,11 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
+# ruko-run is linked fully static (no dynamic loader at start: ~2 ms saved per sandbox).
+STATIC_FLAGS := $(RELEASE_FLAGS) -Xswiftc -static-executable --scratch-path .build-static
 BIN_DEBUG = $(shell $(SWIFT) build --show-bin-path)
 BIN_RELEASE = $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)
+BIN_STATIC = $(shell $(SWIFT) build $(STATIC_FLAGS) --show-bin-path)
 SOAK_RUNS ?= 1000
 SOAK_PARALLEL ?= 50
 
@@ -37,6 +40,7 @@ build: deps
 
 build-release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
+	$(SWIFT) build $(STATIC_FLAGS) --product ruko-run
 
 build-tests: deps
 	$(SWIFT) build --build-tests
@@ -73,7 +77,7 @@ soak: build
 bench: build-release bench-start bench-pack bench-build bench-push
 
 bench-start:
-	python3 bench/start.py $(BIN_RELEASE)/ruko-run 50
+	python3 bench/start.py $(BIN_STATIC)/ruko-run 50
 
 bench-pack:
 	RUKO_BIN_DIR=$(BIN_RELEASE) bench/pack.sh
@@ -95,7 +99,7 @@ lint:
 ## install: binaries, templates, buildpacks and hooks under $(PREFIX).
 install: build-release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ruko
-	install -m 0755 $(BIN_RELEASE)/ruko-run $(BIN_RELEASE)/ruko-build $(BIN_RELEASE)/ruko-shim $(BIN_RELEASE)/ruko-api $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN_STATIC)/ruko-run $(BIN_RELEASE)/ruko-build $(BIN_RELEASE)/ruko-shim $(BIN_RELEASE)/ruko-api $(DESTDIR)$(PREFIX)/bin/
 	cp -R rootfs-templates buildpacks hooks $(DESTDIR)$(PREFIX)/share/ruko/
 
 clean:

@@ -41,7 +41,10 @@ let package = Package(
 
         // One module per kernel subsystem, each reaching the kernel through RukoSystem.
         .target(name: "RukoSystem", dependencies: ["_RukoCShims"]),
-        .target(name: "RukoMount", dependencies: ["RukoSystem", "CMount"]),
+        .target(name: "RukoMount", dependencies: ["RukoSystem"]),
+        // libmount's view of mount tables, for leak checks and diagnostics (kept out of ruko-run's
+        // link: it drags in libblkid, libselinux and libpcre2, slowing every start).
+        .target(name: "RukoMountTable", dependencies: ["RukoSystem", "CMount"]),
         .target(name: "RukoCgroup", dependencies: ["RukoSystem"]),
         .target(name: "RukoCapabilities", dependencies: ["RukoSystem", "CCap"]),
         .target(name: "RukoSeccomp", dependencies: ["RukoSystem", "CSeccomp", "_RukoCShims"]),
@@ -107,7 +110,7 @@ let package = Package(
         // Integration tests: root, real kernel, sshd, git, SQLite; they drive the built binaries.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RukoSandbox", "RukoSystem", "RukoArchive", "RukoBuild"]
+            dependencies: ["RukoSandbox", "RukoSystem", "RukoMountTable", "RukoArchive", "RukoBuild"]
         ),
     ]
 )
