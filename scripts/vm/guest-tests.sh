@@ -26,7 +26,7 @@ mkdir -p "$SCRATCH"
 # /sys/fs/cgroup/ruko/<id>); it may stay after the runs, its children may not.
 RUKO_CGROUP_ROOT=${RUKO_VM_CGROUP_ROOT:-/ruko}
 # Upper bound for one ruko-run invocation; hitting it means ruko-run hung.
-RUN_GUARD=60
+RUN_GUARD=40
 
 cd "${RUKO_REPO:-/}" || cd /
 
@@ -202,7 +202,7 @@ check_clean() {
     for p in /proc/[0-9]*; do
         read -r line 2>/dev/null <"$p/cgroup" || continue
         [[ $line == "0::/" ]] && continue
-        procs+=("${p#/proc/}:$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | head -c 40)[${line#0::}]")
+        procs+=("${p#/proc/}:$(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | head -c 40)[${line#0::}]")
     done
     ((${#procs[@]})) && found+=("processes ${procs[*]}")
     # mounts in the harness's namespace
