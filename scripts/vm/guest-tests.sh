@@ -30,7 +30,22 @@ RUN_GUARD=40
 
 cd "${RUKO_REPO:-/}" || cd /
 
+# Under TCG on a loaded host every exec costs 0.1-0.5 s, so the helpers below use bash builtins
+# where they can; external tools run only to build failure details.
+
 uptime_s() { local u _; read -r u _ </proc/uptime; echo "$u"; }
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+# fmt_us MICROSECONDS -> "S.CC"
+fmt_us() { printf '%d.%02d' $(($1 / 1000000)) $(($1 % 1000000 / 10000)); }
+
+# slurp FILE — REPLY = the file's contents ("" if unreadable).
+slurp() {
+    REPLY=
+    IFS= read -r -d '' REPLY 2>/dev/null <"$1"
+    return 0
+}
 
 # result NAME PASS|FAIL DETAIL... — one console line, newlines flattened.
 result() {
@@ -41,40 +56,55 @@ result() {
     echo "@@RESULT $name $status $detail"
 }
 
-# First lines of a file, flattened, for result details.
+# excerpt FILE [N] — the first N (default 2) lines of a file on one line, at most 300 characters.
 excerpt() {
+    local lines=() joined
     [[ -s $1 ]] || { echo "(empty)"; return; }
-    head -c 300 "$1" | head -n "${2:-2}" | tr '\n' '|' | sed 's/|$//'
+    mapfile -n "${2:-2}" -t lines <"$1"
+    printf -v joined '%s | ' "${lines[@]}"
+    joined=${joined% | }
+    echo "${joined:0:300}"
 }
 
 # ---------------------------------------------------------------------------------------------
 # State snapshots: cgroups, mounts, processes.
 
-list_cgroups() {
+# collect_cgroups — CGROUPS = every cgroup below the root, relative to $CG ("/ruko/1-0").
+collect_cgroups() {
     local d
+    CGROUPS=()
     shopt -s globstar
     for d in "$CG"/**/; do
         d=${d%/}
         [[ $d == "$CG" ]] && continue
-        echo "${d#"$CG"}"
+        CGROUPS+=("${d#"$CG"}")
     done
     shopt -u globstar
 }
 
-list_mounts() { awk '{ print $5, $(NF-2), $(NF-1) }' /proc/self/mountinfo | sort; }
+# mounts_now — REPLY = "mountpoint fstype source" per line, in /proc/self/mountinfo order.
+mounts_now() {
+    local _id _parent _dev _root mp rest fs
+    REPLY=
+    while read -r _id _parent _dev _root mp rest; do
+        fs=${rest#* - }
+        REPLY+="$mp ${fs% *}"$'\n'
+    done </proc/self/mountinfo
+}
 
-declare -A BASELINE=()   # cgroups that existed before the current case (relative to $CG)
-declare -A ALLOWED=()    # cgroups that may stay after a run
+declare -A BASELINE=() # cgroups that existed before the current case (relative to $CG)
+declare -A ALLOWED=()  # cgroups that may stay after a run
 ALLOWED[$RUKO_CGROUP_ROOT]=1
 
 snapshot_baseline() {
     local c
     BASELINE=()
-    while IFS= read -r c; do BASELINE[$c]=1; done < <(list_cgroups)
+    collect_cgroups
+    for c in "${CGROUPS[@]}"; do BASELINE[$c]=1; done
 }
 
-MOUNTS_BEFORE=$SCRATCH/mounts.before
-list_mounts >"$MOUNTS_BEFORE"
+mounts_now
+MOUNTS_BEFORE=$REPLY
 
 # ---------------------------------------------------------------------------------------------
 # Sampler: one line per new cgroup per tick, "PATH key=value ...".
@@ -137,22 +167,34 @@ sampler_stop() {
     kill "$SAMPLER_PID" 2>/dev/null
     wait "$SAMPLER_PID" 2>/dev/null
     SAMPLER_PID=
-    cp "$SAMPLES" "$OUT/" 2>/dev/null
 }
 
-# sample_max KEY [FILTER] — largest numeric value of KEY over the samples (0 if never seen); with
-# FILTER (key=value), only over the samples of cgroups that had that setting.
-sample_max() {
-    awk -v k="$1" -v f=" ${2:-} " '
+# load_samples [FILTER] — MAX[key] = the largest numeric value of key over the case's samples;
+# SEEN["key=value"] set for every limit setting seen. With FILTER (key=value), only the samples
+# of cgroups that had that setting count. One awk per call.
+declare -A MAX=() SEEN=()
+load_samples() {
+    local kind key value
+    MAX=()
+    SEEN=()
+    while read -r kind key value; do
+        case $kind in
+        max) MAX[$key]=$value ;;
+        seen) SEEN[$key]=1 ;;
+        esac
+    done < <(awk -v f=" ${1:-} " '
         f != "  " && index($0 " ", f) == 0 { next }
-        { for (i = 2; i <= NF; i++) { n = index($i, "="); if (substr($i, 1, n - 1) == k) { v = substr($i, n + 1) + 0; if (v > m) m = v } } }
-        END { print m + 0 }' "$SAMPLES"
+        {
+            for (i = 2; i <= NF; i++) {
+                n = index($i, "="); k = substr($i, 1, n - 1); v = substr($i, n + 1)
+                if (v ~ /^[0-9]+$/ && (!(k in m) || v + 0 > m[k])) m[k] = v + 0
+                if (k ~ /^(pids|cpu|memory|memory\.swap)\.max$/) seen[$i] = 1
+            }
+        }
+        END { for (k in m) print "max", k, m[k]; for (s in seen) print "seen", s }' "$SAMPLES")
 }
 
-# Whether some sample had KEY=VALUE.
-sample_has() { grep -qE -- " $1=$2( |\$)" "$SAMPLES"; }
-
-# The distinct cgroups seen while the case ran.
+# The distinct cgroups seen while the case ran (for failure details).
 sample_paths() { awk '{ print $1 }' "$SAMPLES" | sort -u | tr '\n' ' '; }
 
 # ---------------------------------------------------------------------------------------------
@@ -160,25 +202,33 @@ sample_paths() { awk '{ print $1 }' "$SAMPLES" | sort -u | tr '\n' ' '; }
 
 RC=0
 ELAPSED=0
+ELAPSED_US=0
 CASE_STDOUT=
 CASE_STDERR=
 
 # run_ruko NAME ARGS... — runs "$RUKO_RUN" ARGS with stdin from /dev/null, stdout/stderr captured,
-# the sampler running, and a guard against a hung ruko-run. Sets RC and ELAPSED (seconds).
+# the sampler running, and a guard against a hung ruko-run. Sets RC and ELAPSED (seconds), then
+# checks what the run left behind (LEAK).
 run_ruko() {
-    local name=$1 t0 t1
+    run_ruko_no_check "$@"
+    check_clean
+}
+
+# run_ruko_no_check NAME ARGS... — run_ruko without the leftover check.
+run_ruko_no_check() {
+    local name=$1 t0
     shift
     CASE_STDOUT=$OUT/$name.stdout
     CASE_STDERR=$OUT/$name.stderr
     snapshot_baseline
     sampler_start "$name"
-    t0=$EPOCHREALTIME
+    t0=$(now_us)
     timeout -s KILL "$RUN_GUARD" "$RUKO_RUN" "$@" </dev/null >"$CASE_STDOUT" 2>"$CASE_STDERR"
     RC=$?
-    t1=$EPOCHREALTIME
+    ELAPSED_US=$(($(now_us) - t0))
     sampler_stop
-    ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-    if awk -v e="$ELAPSED" -v g="$RUN_GUARD" 'BEGIN { exit !(e >= g - 1) }'; then
+    ELAPSED=$(fmt_us "$ELAPSED_US")
+    if ((ELAPSED_US >= (RUN_GUARD - 1) * 1000000)); then
         echo "ruko-vm: ruko-run did not return within ${RUN_GUARD}s and was killed by the harness" >>"$CASE_STDERR"
         RC=guard
     fi
@@ -187,53 +237,68 @@ run_ruko() {
 # ---------------------------------------------------------------------------------------------
 # Leftover checks after every run; everything found is also collected for the final case.
 
+LEAK=
 LEAKS=()
 
-# check_clean — prints a description of what a run left behind (nothing if clean), then removes
-# it so later cases start from a clean machine.
+# check_clean — LEAK = a description of what the last run left behind ("" if nothing), then
+# removes it so later cases start from a clean machine.
 check_clean() {
-    local found=() c p line procs=() cg
-    # cgroups that appeared and are not the (allowed) root
-    while IFS= read -r c; do
+    local found=() c p line procs=() files=()
+    # cgroups that appeared and are not an (allowed) root
+    collect_cgroups
+    for c in "${CGROUPS[@]}"; do
         [[ -n ${BASELINE[$c]:-} || -n ${ALLOWED[$c]:-} ]] && continue
         found+=("cgroup $c")
-    done < <(list_cgroups)
+    done
     # processes outside the root cgroup (everything the harness starts stays in the root)
     for p in /proc/[0-9]*; do
         read -r line 2>/dev/null <"$p/cgroup" || continue
         [[ $line == "0::/" ]] && continue
-        procs+=("${p#/proc/}:$(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | head -c 40)[${line#0::}]")
+        slurp "$p/cmdline"
+        procs+=("${p#/proc/}:${REPLY//$'\0'/ }[${line#0::}]")
     done
-    ((${#procs[@]})) && found+=("processes ${procs[*]}")
+    if ((${#procs[@]} > 5)); then
+        found+=("${#procs[@]} processes: ${procs[*]:0:5} ...")
+    elif ((${#procs[@]})); then
+        found+=("processes: ${procs[*]}")
+    fi
     # mounts in the harness's namespace
-    if ! diff -q "$MOUNTS_BEFORE" <(list_mounts) >/dev/null; then
-        found+=("mounts $(diff "$MOUNTS_BEFORE" <(list_mounts) | grep '^[<>]' | tr '\n' ' ')")
+    mounts_now
+    if [[ $REPLY != "$MOUNTS_BEFORE" ]]; then
+        found+=("mounts $(diff <(printf '%s' "$MOUNTS_BEFORE") <(printf '%s' "$REPLY") | grep '^[<>]' | tr '\n' ' ')")
     fi
     # files left in /run/ruko (empty directories, e.g. the rootfs mount point, may stay)
-    if [[ -d /run/ruko ]] && [[ -n $(find /run/ruko -mindepth 1 ! -type d | head -1) ]]; then
-        found+=("/run/ruko files: $(find /run/ruko -mindepth 1 ! -type d | head -5 | tr '\n' ' ')")
+    if [[ -d /run/ruko ]]; then
+        shopt -s globstar dotglob
+        for p in /run/ruko/**; do [[ -d $p && ! -L $p ]] || files+=("$p"); done
+        shopt -u globstar dotglob
+        ((${#files[@]})) && found+=("files in /run/ruko: ${files[*]:0:5}")
     fi
+    LEAK=
     if ((${#found[@]})); then
-        LEAKS+=("${found[@]}")
-        printf '%s; ' "${found[@]}"
+        printf -v LEAK '%s; ' "${found[@]}"
+        LEAKS+=("$LEAK")
         cleanup_leftovers
     fi
 }
 
 cleanup_leftovers() {
-    local c
+    local c i m
     # kill and remove new cgroups, deepest first
-    while IFS= read -r c; do
+    collect_cgroups
+    for c in "${CGROUPS[@]}"; do
         [[ -n ${BASELINE[$c]:-} || -n ${ALLOWED[$c]:-} ]] && continue
         echo 1 >"$CG$c/cgroup.kill" 2>/dev/null
-    done < <(list_cgroups)
+    done
     sleep 0.3
-    while IFS= read -r c; do
+    for ((i = ${#CGROUPS[@]} - 1; i >= 0; i--)); do
+        c=${CGROUPS[i]}
         [[ -n ${BASELINE[$c]:-} || -n ${ALLOWED[$c]:-} ]] && continue
         rmdir "$CG$c" 2>/dev/null
-    done < <(list_cgroups | sort -r)
-    # unmount new mounts, deepest first
-    diff "$MOUNTS_BEFORE" <(list_mounts) | awk '/^>/ { print $2 }' | sort -r | while read -r m; do
+    done
+    # unmount new mounts, most recent first
+    mounts_now
+    diff <(printf '%s' "$MOUNTS_BEFORE") <(printf '%s' "$REPLY") | awk '/^>/ { print $2 }' | tac | while read -r m; do
         umount -l "$m" 2>/dev/null
     done
     rm -rf /run/ruko/* 2>/dev/null
@@ -244,41 +309,41 @@ cleanup_leftovers() {
 
 case_smoke() {
     run_ruko smoke -- sh -c 'echo hello from the sandbox; exit 3'
-    local leak out
-    leak=$(check_clean)
-    out=$(head -c 100 "$CASE_STDOUT")
-    if [[ $RC == 3 && $out == "hello from the sandbox" && -z $leak ]]; then
+    slurp "$CASE_STDOUT"
+    if [[ $RC == 3 && $REPLY == $'hello from the sandbox\n' && -z $LEAK ]]; then
         result smoke PASS "exit 3 and stdout passed through (${ELAPSED}s)"
     else
-        result smoke FAIL "expected exit 3 and 'hello from the sandbox': exit=$RC stdout='$(excerpt "$CASE_STDOUT")' stderr='$(excerpt "$CASE_STDERR")' ${leak:+leftovers: $leak}"
+        result smoke FAIL "expected exit 3 and 'hello from the sandbox': exit=$RC stdout='$(excerpt "$CASE_STDOUT")' stderr='$(excerpt "$CASE_STDERR")' ${LEAK:+leftovers: $LEAK}"
     fi
 }
 
 case_memory_within_limit() {
     run_ruko memory-within-limit --memory 64M -- python3 -c 'b = b"x" * (16 << 20); print(len(b))'
-    local leak
-    leak=$(check_clean)
-    if [[ $RC == 0 && $(head -c 20 "$CASE_STDOUT") == 16777216 && -z $leak ]]; then
+    slurp "$CASE_STDOUT"
+    if [[ $RC == 0 && $REPLY == $'16777216\n' && -z $LEAK ]]; then
         result memory-within-limit PASS "16 MiB allocation under --memory 64M exits 0 (${ELAPSED}s)"
     else
-        result memory-within-limit FAIL "expected exit 0: exit=$RC stdout='$(excerpt "$CASE_STDOUT")' stderr='$(excerpt "$CASE_STDERR")' ${leak:+leftovers: $leak}"
+        result memory-within-limit FAIL "expected exit 0: exit=$RC stdout='$(excerpt "$CASE_STDOUT")' stderr='$(excerpt "$CASE_STDERR")' ${LEAK:+leftovers: $LEAK}"
     fi
 }
 
 case_memory_oom() {
     run_ruko memory-oom --memory 64M -- python3 -c 'b = b"x" * (200 << 20); print("NOT KILLED")'
-    local leak problems=() memmax ooms
-    leak=$(check_clean)
-    memmax=$(sample_has memory.max 67108864 && echo yes || echo no)
-    ooms=$(sample_max memory.events.oom_kill)
+    local problems=() memmax line oom_line=
+    load_samples
+    memmax=$([[ -n ${SEEN[memory.max=67108864]:-} ]] && echo yes || echo no)
     [[ $RC == 137 ]] || problems+=("exit $RC, expected 137")
-    grep -qi 'out of memory' "$CASE_STDERR" || problems+=("stderr does not say 'out of memory'")
-    grep -q 'NOT KILLED' "$CASE_STDOUT" && problems+=("the allocation succeeded")
-    [[ -n $leak ]] && problems+=("leftovers: $leak")
+    while IFS= read -r line; do
+        [[ ${line,,} == *"out of memory"* ]] && { oom_line=$line; break; }
+    done <"$CASE_STDERR"
+    [[ -n $oom_line ]] || problems+=("stderr does not say 'out of memory'")
+    slurp "$CASE_STDOUT"
+    [[ $REPLY == *"NOT KILLED"* ]] && problems+=("the allocation succeeded")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
-        result memory-oom PASS "exit 137, stderr: '$(grep -i -m1 'out of memory' "$CASE_STDERR" | head -c 160)' (memory.max=64M seen: $memmax, oom_kill seen: $ooms, ${ELAPSED}s)"
+        result memory-oom PASS "exit 137, stderr: '${oom_line:0:160}' (memory.max=64M seen: $memmax, ${ELAPSED}s)"
     else
-        result memory-oom FAIL "$(printf '%s; ' "${problems[@]}")stderr='$(excerpt "$CASE_STDERR")' memory.max=64M seen: $memmax, oom_kill seen: $ooms"
+        result memory-oom FAIL "$(printf '%s; ' "${problems[@]}")stderr='$(excerpt "$CASE_STDERR")' memory.max=64M seen: $memmax oom_kill seen: ${MAX[memory.events.oom_kill]:-0}"
     fi
 }
 
@@ -286,59 +351,61 @@ case_pids_forkbomb() {
     # sleep keeps the command alive (the bomb's first function call returns at once); the bomb
     # then fills the pids limit until the timeout kills the cgroup.
     run_ruko pids-forkbomb --pids 32 --timeout 3s -- bash -c 'sleep 1000 & :(){ :|:& };:; wait'
-    local leak problems=() peak events limited rejected
-    leak=$(check_clean)
-    peak=$(sample_max pids.current pids.max=32)
-    events=$(sample_max pids.events.max)
-    limited=$(sample_has pids.max 32 && echo yes || echo no)
-    rejected=$(dmesg 2>/dev/null | grep -c 'fork rejected by pids controller')
+    local problems=() peak events limited
+    load_samples
+    events=${MAX[pids.events.max]:-0}
+    limited=$([[ -n ${SEEN[pids.max=32]:-} ]] && echo yes || echo no)
+    load_samples pids.max=32
+    peak=${MAX[pids.current]:-0}
     [[ $RC == 124 ]] || problems+=("exit $RC, expected 124 (timeout)")
     [[ $limited == yes ]] || problems+=("no cgroup with pids.max=32 was seen")
     ((events > 0)) || problems+=("pids.events max never went above 0 (limit never hit)")
     ((peak <= 32)) || problems+=("pids.current reached $peak > 32")
     ((peak > 0)) || problems+=("pids.current never sampled above 0")
-    [[ -n $leak ]] && problems+=("leftovers: $leak")
+    ((ELAPSED_US < 15000000)) || problems+=("took ${ELAPSED}s for a 3s timeout")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
         result pids-forkbomb PASS "exit 124 after ${ELAPSED}s, peak pids.current=$peak<=32, pids.events max=$events, nothing left"
     else
-        result pids-forkbomb FAIL "$(printf '%s; ' "${problems[@]}")elapsed=${ELAPSED}s peak=$peak events=$events dmesg-rejections=$rejected cgroups=[$(sample_paths)] stderr='$(excerpt "$CASE_STDERR")'"
+        result pids-forkbomb FAIL "$(printf '%s; ' "${problems[@]}")elapsed=${ELAPSED}s peak=$peak events=$events dmesg-rejections=$(dmesg 2>/dev/null | grep -c 'fork rejected by pids controller') cgroups=[$(sample_paths)] stderr='$(excerpt "$CASE_STDERR")'"
     fi
 }
 
 case_cpu_throttle() {
     run_ruko cpu-throttle --cpus 0.2 --timeout 20s -- sh -c 'timeout 2 sh -c "while :; do :; done"; exit 0'
-    local leak problems=() throttled usage periods quota ratio
-    leak=$(check_clean)
-    throttled=$(sample_max nr_throttled cpu.max=20000/100000)
-    usage=$(sample_max usage_usec cpu.max=20000/100000)
-    periods=$(sample_max nr_periods cpu.max=20000/100000)
-    quota=$(sample_has cpu.max 20000/100000 && echo yes || echo no)
+    local problems=() throttled usage periods quota percent=0
+    load_samples cpu.max=20000/100000
+    throttled=${MAX[nr_throttled]:-0}
+    usage=${MAX[usage_usec]:-0}
+    periods=${MAX[nr_periods]:-0}
+    quota=$([[ -n ${SEEN[cpu.max=20000/100000]:-} ]] && echo yes || echo no)
     # CPU used per 100 ms period with runnable tasks: the quota allows 20 ms (0.2 CPU); the busy
     # loop unthrottled would take ~100 ms. Wall-clock ratios are useless under a loaded TCG host.
-    ratio=$(awk -v u="$usage" -v p="$periods" 'BEGIN { printf "%.2f", p ? u / (p * 100000) : 0 }')
+    ((periods > 0)) && percent=$((usage / periods / 1000))
     [[ $RC == 0 ]] || problems+=("exit $RC, expected 0")
     [[ $quota == yes ]] || problems+=("no cgroup with cpu.max '20000 100000' was seen")
     ((throttled > 0)) || problems+=("cpu.stat nr_throttled stayed 0")
     ((periods > 0)) || problems+=("cpu.stat nr_periods stayed 0")
     # 25% slack for tick-granular accounting, plus one period
     ((usage <= periods * 25000 + 20000)) || problems+=("usage_usec=$usage exceeds 0.2 CPU over $periods periods")
-    [[ -n $leak ]] && problems+=("leftovers: $leak")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
-        result cpu-throttle PASS "nr_throttled=$throttled of $periods periods, usage_usec=$usage (${ratio} CPU per period), cpu.max=20000/100000 (${ELAPSED}s)"
+        result cpu-throttle PASS "nr_throttled=$throttled of $periods periods, usage_usec=$usage (${percent}% of a CPU per period), cpu.max=20000/100000 (${ELAPSED}s)"
     else
         result cpu-throttle FAIL "$(printf '%s; ' "${problems[@]}")nr_throttled=$throttled nr_periods=$periods usage_usec=$usage cgroups=[$(sample_paths)] stderr='$(excerpt "$CASE_STDERR")'"
     fi
 }
 
 case_timeout_daemon() {
-    run_ruko timeout-daemon --timeout 2s -- sh -c 'setsid sleep 1000 & sleep 1000'
-    local leak problems=() left
+    # checked right after ruko-run returns: the leftover scan has already killed stragglers
+    local problems=() left
+    run_ruko_no_check timeout-daemon --timeout 2s -- sh -c 'setsid sleep 1000 & sleep 1000'
     left=$(pgrep -f 'sleep 1000' | tr '\n' ' ')
-    leak=$(check_clean)
+    check_clean
     [[ $RC == 124 ]] || problems+=("exit $RC, expected 124")
     [[ -z $left ]] || problems+=("'sleep 1000' still running as pid $left")
-    [[ -n $leak ]] && problems+=("leftovers: $leak")
-    awk -v e="$ELAPSED" 'BEGIN { exit !(e < 10) }' || problems+=("took ${ELAPSED}s for a 2s timeout")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
+    ((ELAPSED_US < 10000000)) || problems+=("took ${ELAPSED}s for a 2s timeout")
     if ((${#problems[@]} == 0)); then
         result timeout-daemon PASS "exit 124 after ${ELAPSED}s, no 'sleep 1000' left, cgroup removed"
     else
@@ -352,7 +419,7 @@ NOPIDS_ROOT=$NOPIDS_PARENT/root
 
 prepare_nopids_root() {
     mkdir -p "$CG$NOPIDS_ROOT" 2>/dev/null || mkdir "$CG$NOPIDS_PARENT" "$CG$NOPIDS_ROOT"
-    # the parent delegates everything except pids (and the v2-only controllers we don't need)
+    # the parent delegates cpu and memory, not pids
     echo "+cpu +memory" >"$CG$NOPIDS_PARENT/cgroup.subtree_control"
     ALLOWED[$NOPIDS_PARENT]=1
     ALLOWED[$NOPIDS_ROOT]=1
@@ -360,13 +427,14 @@ prepare_nopids_root() {
 
 case_missing_controller() {
     prepare_nopids_root
-    local leak problems=() avail
-    avail=$(cat "$CG$NOPIDS_ROOT/cgroup.controllers")
+    local problems=() avail lines=()
+    slurp "$CG$NOPIDS_ROOT/cgroup.controllers"
+    avail=${REPLY%$'\n'}
     run_ruko missing-controller --cgroup-root "$CG$NOPIDS_ROOT" --pids 10 -- true
-    leak=$(check_clean)
+    slurp "$CASE_STDERR"
     [[ $RC == 125 ]] || problems+=("exit $RC, expected 125")
-    grep -q 'pids' "$CASE_STDERR" || problems+=("stderr does not name the pids controller")
-    [[ -n $leak ]] && problems+=("leftovers: $leak")
+    [[ $REPLY == *pids* ]] || problems+=("stderr does not name the pids controller")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
         result missing-controller PASS "exit 125, stderr: '$(excerpt "$CASE_STDERR" 1)' (root controllers: $avail)"
     else
@@ -374,14 +442,13 @@ case_missing_controller() {
     fi
 
     run_ruko missing-controller-allowed --cgroup-root "$CG$NOPIDS_ROOT" --pids 10 --allow-missing-controllers -- true
-    leak=$(check_clean)
     problems=()
-    local lines
-    lines=$(grep -c . "$CASE_STDERR")
+    mapfile -t lines <"$CASE_STDERR"
+    slurp "$CASE_STDERR"
     [[ $RC == 0 ]] || problems+=("exit $RC, expected 0")
-    [[ $lines == 1 ]] || problems+=("stderr has $lines lines, expected a one-line warning")
-    grep -q 'pids' "$CASE_STDERR" || problems+=("the warning does not name the pids controller")
-    [[ -n $leak ]] && problems+=("leftovers: $leak")
+    ((${#lines[@]} == 1)) || problems+=("stderr has ${#lines[@]} lines, expected a one-line warning")
+    [[ $REPLY == *pids* ]] || problems+=("the warning does not name the pids controller")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
         result missing-controller-allowed PASS "exit 0, warning: '$(excerpt "$CASE_STDERR" 1)'"
     else
@@ -396,16 +463,18 @@ DELEGATED_ROOT=/ruko-vm-delegated
 case_controller_enabled_on_demand() {
     mkdir -p "$CG$DELEGATED_ROOT"
     ALLOWED[$DELEGATED_ROOT]=1
-    local leak problems=() before after
-    before=$(cat "$CG$DELEGATED_ROOT/cgroup.subtree_control")
+    local problems=() before after
+    slurp "$CG$DELEGATED_ROOT/cgroup.subtree_control"
+    before=${REPLY%$'\n'}
     run_ruko controller-on-demand --cgroup-root "$CG$DELEGATED_ROOT" --pids 10 -- sleep 1
-    leak=$(check_clean)
-    after=$(cat "$CG$DELEGATED_ROOT/cgroup.subtree_control")
+    slurp "$CG$DELEGATED_ROOT/cgroup.subtree_control"
+    after=${REPLY%$'\n'}
+    load_samples
     [[ $RC == 0 ]] || problems+=("exit $RC, expected 0")
     [[ -s $CASE_STDERR ]] && problems+=("unexpected stderr")
     [[ " $after " == *" pids "* ]] || problems+=("pids not enabled in the root's subtree_control")
-    sample_has pids.max 10 || problems+=("no cgroup with pids.max=10 was seen")
-    [[ -n $leak ]] && problems+=("leftovers: $leak")
+    [[ -n ${SEEN[pids.max=10]:-} ]] || problems+=("no cgroup with pids.max=10 was seen")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
         result controller-on-demand PASS "subtree_control [$before] -> [$after], pids.max=10 applied (${ELAPSED}s)"
     else
@@ -414,15 +483,16 @@ case_controller_enabled_on_demand() {
 }
 
 case_no_leftovers() {
-    local problems=() c children=()
+    local problems=() c d children=()
     # the final state: nothing below the ruko cgroup root(s), no new mounts
     for c in "$CG$RUKO_CGROUP_ROOT" "$CG$NOPIDS_ROOT" "$CG$DELEGATED_ROOT"; do
         [[ -d $c ]] || continue
         for d in "$c"/*/; do children+=("${d#"$CG"}"); done
     done
     ((${#children[@]})) && problems+=("cgroups left under the roots: ${children[*]}")
-    diff -q "$MOUNTS_BEFORE" <(list_mounts) >/dev/null || problems+=("mounts changed: $(diff "$MOUNTS_BEFORE" <(list_mounts) | grep '^[<>]' | tr '\n' ' ')")
-    ((${#LEAKS[@]})) && problems+=("left behind by earlier runs: $(printf '%s; ' "${LEAKS[@]}")")
+    mounts_now
+    [[ $REPLY == "$MOUNTS_BEFORE" ]] || problems+=("mounts changed: $(diff <(printf '%s' "$MOUNTS_BEFORE") <(printf '%s' "$REPLY") | grep '^[<>]' | tr '\n' ' ')")
+    ((${#LEAKS[@]})) && problems+=("left behind by earlier runs (cleaned up by the harness): ${LEAKS[*]}")
     if ((${#problems[@]} == 0)); then
         result no-leftovers PASS "after all runs: no cgroup under $RUKO_CGROUP_ROOT, $NOPIDS_ROOT or $DELEGATED_ROOT, mounts unchanged, no stray processes"
     else
@@ -462,5 +532,6 @@ case_controller_enabled_on_demand
 case_no_leftovers
 
 dmesg >"$OUT/dmesg.txt" 2>/dev/null
+cp "$SCRATCH"/*.samples "$OUT/" 2>/dev/null
 echo "@@ tests end guest_uptime=$(uptime_s)s"
 exit 0
