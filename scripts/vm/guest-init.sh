@@ -35,9 +35,9 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 say "init start guest_uptime=$(cut -d' ' -f1 /proc/uptime)s kernel=$(uname -r)"
 
-for m in $(cat /lib/modules/load.order); do
+while read -r m; do
     insmod "/lib/modules/$m" || fail_setup "insmod $m failed"
-done
+done </lib/modules/load.order
 
 mkdir -p /host /out
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host \
@@ -82,6 +82,7 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"
 # kernel command line); every available controller is enabled for the root's children.
 CG="$R/sys/fs/cgroup"
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 "$CG" || fail_setup "cannot mount cgroup2"
+# shellcheck disable=SC2013 # one line of space-separated names
 for c in $(cat "$CG/cgroup.controllers"); do
     echo "+$c" >"$CG/cgroup.subtree_control" || fail_setup "cannot enable the $c controller"
 done

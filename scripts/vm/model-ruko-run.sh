@@ -9,7 +9,7 @@
 #                          [--allow-missing-controllers] [--cgroup-root PATH] -- CMD ARGS...
 set -u
 
-memory= pids= cpus= timeout_s= allow=0 root=/sys/fs/cgroup/ruko
+memory='' pids='' cpus='' timeout_s='' allow=0 root=/sys/fs/cgroup/ruko
 
 fail() {
     echo "model-ruko-run: $*" >&2
@@ -57,7 +57,7 @@ done
 
 cg=$root/model-$$
 mkdir "$cg" || fail "cannot create $cg"
-[[ -n $memory ]] && { echo "$(bytes "$memory")" >"$cg/memory.max"; echo 0 >"$cg/memory.swap.max"; }
+[[ -n $memory ]] && { bytes "$memory" >"$cg/memory.max"; echo 0 >"$cg/memory.swap.max"; }
 [[ -n $pids ]] && echo "$pids" >"$cg/pids.max"
 [[ -n $cpus ]] && awk -v c="$cpus" 'BEGIN { printf "%d 100000\n", c * 100000 }' >"$cg/cpu.max"
 

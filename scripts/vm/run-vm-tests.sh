@@ -42,7 +42,9 @@ vm_smp=${RUKO_VM_SMP:-2}
 vm_root=${RUKO_VM_ROOT:-ro}
 build_dir=${RUKO_VM_BUILD_DIR:-$repo/.build-vm}
 ruko_run=${RUKO_RUN:-.build/debug/ruko-run}
-[[ $vm_timeout =~ ^[0-9]+$ ]] && ((vm_timeout >= 30)) || die "RUKO_VM_TIMEOUT must be a number of seconds >= 30, got '$vm_timeout'"
+if ! [[ $vm_timeout =~ ^[0-9]+$ ]] || ((vm_timeout < 30)); then
+    die "RUKO_VM_TIMEOUT must be a number of seconds >= 30, got '$vm_timeout'"
+fi
 [[ $vm_root == ro || $vm_root == overlay ]] || die "RUKO_VM_ROOT must be ro or overlay, got '$vm_root'"
 
 # --- tools -------------------------------------------------------------------------------------
