@@ -329,10 +329,11 @@ case_memory_within_limit() {
 
 case_memory_oom() {
     run_ruko memory-oom --memory 64M -- python3 -c 'b = b"x" * (200 << 20); print("NOT KILLED")'
-    local problems=() memmax line oom_line=
+    local problems=() line oom_line=
     load_samples
-    memmax=$([[ -n ${SEEN[memory.max=67108864]:-} ]] && echo yes || echo no)
     [[ $RC == 137 ]] || problems+=("exit $RC, expected 137")
+    [[ -n ${SEEN[memory.max=67108864]:-} ]] || problems+=("no cgroup with memory.max=67108864 was seen")
+    [[ -n ${SEEN[memory.swap.max=0]:-} ]] || problems+=("no cgroup with memory.swap.max=0 was seen")
     while IFS= read -r line; do
         [[ ${line,,} == *"out of memory"* ]] && { oom_line=$line; break; }
     done <"$CASE_STDERR"
@@ -341,9 +342,9 @@ case_memory_oom() {
     [[ $REPLY == *"NOT KILLED"* ]] && problems+=("the allocation succeeded")
     [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
-        result memory-oom PASS "exit 137, stderr: '${oom_line:0:160}' (memory.max=64M seen: $memmax, ${ELAPSED}s)"
+        result memory-oom PASS "exit 137, memory.max=64M and memory.swap.max=0 seen, stderr: '${oom_line:0:160}' (${ELAPSED}s)"
     else
-        result memory-oom FAIL "$(printf '%s; ' "${problems[@]}")stderr='$(excerpt "$CASE_STDERR")' memory.max=64M seen: $memmax oom_kill seen: ${MAX[memory.events.oom_kill]:-0}"
+        result memory-oom FAIL "$(printf '%s; ' "${problems[@]}")stderr='$(excerpt "$CASE_STDERR")' oom_kill seen: ${MAX[memory.events.oom_kill]:-0} cgroups=[$(sample_paths)]"
     fi
 }
 
