@@ -372,6 +372,21 @@ case_pids_forkbomb() {
     fi
 }
 
+case_orphans_killed() {
+    # the command exits at once and leaves a fork bomb behind: ruko-run returns the command's
+    # status without waiting for the timeout, and kills everything it left
+    run_ruko orphans-killed --pids 32 --timeout 20s -- bash -c ':(){ :|:& };:'
+    local problems=()
+    [[ $RC == 0 ]] || problems+=("exit $RC, expected 0 (the command's own status)")
+    ((ELAPSED_US < 15000000)) || problems+=("took ${ELAPSED}s: ruko-run waited for the orphans")
+    [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
+    if ((${#problems[@]} == 0)); then
+        result orphans-killed PASS "exit 0 after ${ELAPSED}s, the orphaned fork bomb is gone"
+    else
+        result orphans-killed FAIL "$(printf '%s; ' "${problems[@]}")elapsed=${ELAPSED}s stderr='$(excerpt "$CASE_STDERR")'"
+    fi
+}
+
 case_cpu_throttle() {
     run_ruko cpu-throttle --cpus 0.2 --timeout 20s -- sh -c 'timeout 2 sh -c "while :; do :; done"; exit 0'
     local problems=() throttled usage periods quota percent=0
@@ -505,7 +520,7 @@ case_no_leftovers() {
 
 echo "@@ tests start guest_uptime=$(uptime_s)s ruko-run=$RUKO_RUN"
 # the number of @@RESULT lines that follow; the host fails the run if fewer arrive
-echo "@@PLAN 11"
+echo "@@PLAN 12"
 
 # Preflight: the guest is what we claim it is, and ruko-run starts at all.
 preflight=()
@@ -526,6 +541,7 @@ case_smoke
 case_memory_within_limit
 case_memory_oom
 case_pids_forkbomb
+case_orphans_killed
 case_cpu_throttle
 case_timeout_daemon
 case_missing_controller
