@@ -363,7 +363,8 @@ case_pids_forkbomb() {
     ((events > 0)) || problems+=("pids.events max never went above 0 (limit never hit)")
     ((peak <= 32)) || problems+=("pids.current reached $peak > 32")
     ((peak > 0)) || problems+=("pids.current never sampled above 0")
-    ((ELAPSED_US < 15000000)) || problems+=("took ${ELAPSED}s for a 3s timeout")
+    # generous: under a starved TCG guest a 3 s timeout has been seen to take 8 s
+    ((ELAPSED_US < 30000000)) || problems+=("took ${ELAPSED}s for a 3s timeout")
     [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
         result pids-forkbomb PASS "exit 124 after ${ELAPSED}s, peak pids.current=$peak<=32, pids.events max=$events, nothing left"
@@ -377,8 +378,8 @@ case_orphans_killed() {
     # status without waiting for the timeout, and kills everything it left
     run_ruko orphans-killed --pids 32 --timeout 20s -- bash -c ':(){ :|:& };:'
     local problems=()
+    # 124 would mean ruko-run waited for the orphans until the timeout
     [[ $RC == 0 ]] || problems+=("exit $RC, expected 0 (the command's own status)")
-    ((ELAPSED_US < 15000000)) || problems+=("took ${ELAPSED}s: ruko-run waited for the orphans")
     [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
     if ((${#problems[@]} == 0)); then
         result orphans-killed PASS "exit 0 after ${ELAPSED}s, the orphaned fork bomb is gone"
@@ -421,7 +422,7 @@ case_timeout_daemon() {
     [[ $RC == 124 ]] || problems+=("exit $RC, expected 124")
     [[ -z $left ]] || problems+=("'sleep 1000' still running as pid $left")
     [[ -n $LEAK ]] && problems+=("leftovers: $LEAK")
-    ((ELAPSED_US < 10000000)) || problems+=("took ${ELAPSED}s for a 2s timeout")
+    ((ELAPSED_US < 30000000)) || problems+=("took ${ELAPSED}s for a 2s timeout")
     if ((${#problems[@]} == 0)); then
         result timeout-daemon PASS "exit 124 after ${ELAPSED}s, no 'sleep 1000' left, cgroup removed"
     else
