@@ -9,6 +9,7 @@
 # While a case runs, a sampler records the counters of every cgroup that did not exist before the
 # case (pids.current, pids.events, cpu.stat, memory.events, the limits): the run's cgroup is
 # removed when ruko-run returns, so it has to be read while it exists.
+# shellcheck disable=SC2329 # the case functions are called by name from the CASES list
 
 set -u
 shopt -s nullglob
@@ -444,7 +445,7 @@ prepare_nopids_root() {
 
 case_missing_controller() {
     prepare_nopids_root
-    local problems=() avail lines=()
+    local problems=() avail
     slurp "$CG$NOPIDS_ROOT/cgroup.controllers"
     avail=${REPLY%$'\n'}
     run_ruko missing-controller --cgroup-root "$CG$NOPIDS_ROOT" --pids 10 -- true
@@ -458,8 +459,12 @@ case_missing_controller() {
         result missing-controller FAIL "$(printf '%s; ' "${problems[@]}")root controllers: [$avail] stderr='$(excerpt "$CASE_STDERR")'"
     fi
 
+}
+
+case_missing_controller_allowed() {
+    prepare_nopids_root
+    local problems=() lines=()
     run_ruko missing-controller-allowed --cgroup-root "$CG$NOPIDS_ROOT" --pids 10 --allow-missing-controllers -- true
-    problems=()
     mapfile -t lines <"$CASE_STDERR"
     slurp "$CASE_STDERR"
     [[ $RC == 0 ]] || problems+=("exit $RC, expected 0")
@@ -477,7 +482,7 @@ case_missing_controller() {
 # the limits need (+pids in the root's cgroup.subtree_control) and the limit is applied.
 DELEGATED_ROOT=/ruko-vm-delegated
 
-case_controller_enabled_on_demand() {
+case_controller_on_demand() {
     mkdir -p "$CG$DELEGATED_ROOT"
     ALLOWED[$DELEGATED_ROOT]=1
     local problems=() before after
@@ -519,34 +524,41 @@ case_no_leftovers() {
 
 # ---------------------------------------------------------------------------------------------
 
-echo "@@ tests start guest_uptime=$(uptime_s)s ruko-run=$RUKO_RUN"
-# the number of @@RESULT lines that follow; the host fails the run if fewer arrive
-echo "@@PLAN 12"
+# Every case function prints exactly one @@RESULT line named like the case. RUKO_VM_CASES (from
+# config.env) selects a subset; no-leftovers always runs last.
+ALL_CASES=(smoke memory-within-limit memory-oom pids-forkbomb orphans-killed cpu-throttle
+    timeout-daemon missing-controller missing-controller-allowed controller-on-demand)
+read -r -a CASES <<<"${RUKO_VM_CASES:-${ALL_CASES[*]}}"
+for c in "${CASES[@]}"; do
+    declare -F "case_${c//-/_}" >/dev/null || { result "$c" FAIL "no such case (known: ${ALL_CASES[*]})"; }
+done
 
-# Preflight: the guest is what we claim it is, and ruko-run starts at all.
+echo "@@ tests start guest_uptime=$(uptime_s)s ruko-run=$RUKO_RUN"
+# the number of @@RESULT lines that follow (guest-environment, the cases, no-leftovers); the host
+# fails the run if fewer arrive
+echo "@@PLAN $((${#CASES[@]} + 2))"
+
+# Preflight: the guest is what we claim it is.
 preflight=()
 grep -q ' cgroup ' /proc/mounts && preflight+=("a cgroup v1 hierarchy is mounted")
-[[ $(cat /proc/self/cgroup) == "0::/" ]] || preflight+=("/proc/self/cgroup is not pure v2: $(tr '\n' ' ' </proc/self/cgroup)")
+slurp /proc/self/cgroup
+[[ $REPLY == $'0::/\n' ]] || preflight+=("/proc/self/cgroup is not pure v2: ${REPLY//$'\n'/ }")
+slurp "$CG/cgroup.subtree_control"
+subtree=${REPLY%$'\n'}
 for c in cpu memory pids; do
-    grep -qw "$c" "$CG/cgroup.subtree_control" || preflight+=("controller $c not enabled at the root")
+    [[ " $subtree " == *" $c "* ]] || preflight+=("controller $c not enabled at the root")
 done
 [[ -x $RUKO_RUN ]] || preflight+=("$RUKO_RUN is not executable in the guest")
 command -v python3 >/dev/null || preflight+=("python3 missing")
 if ((${#preflight[@]})); then
     result guest-environment FAIL "$(printf '%s; ' "${preflight[@]}")"
 else
-    result guest-environment PASS "kernel $(uname -r), cgroup2 only, subtree_control=[$(cat "$CG/cgroup.subtree_control")]"
+    result guest-environment PASS "kernel $(uname -r), cgroup2 only, subtree_control=[$subtree]"
 fi
 
-case_smoke
-case_memory_within_limit
-case_memory_oom
-case_pids_forkbomb
-case_orphans_killed
-case_cpu_throttle
-case_timeout_daemon
-case_missing_controller
-case_controller_enabled_on_demand
+for c in "${CASES[@]}"; do
+    declare -F "case_${c//-/_}" >/dev/null && "case_${c//-/_}"
+done
 case_no_leftovers
 
 dmesg >"$OUT/dmesg.txt" 2>/dev/null

@@ -20,6 +20,7 @@
 #   RUKO_VM_ROOT        ro (default: read-only host root + tmpfs) | overlay (tmpfs overlay on it)
 #   RUKO_VM_MEM, RUKO_VM_SMP    guest memory (default 1G) and CPUs (default 2)
 #   RUKO_VM_CGROUP_ROOT ruko-run's default cgroup root, relative to /sys/fs/cgroup (default /ruko)
+#   RUKO_VM_CASES       space-separated subset of the cases to run (default: all; see guest-tests.sh)
 # Exit status: 0 all passed, 1 a case failed or the VM did not finish, 2 the harness could not run.
 # Needs: qemu-system-x86 linux-image-amd64 busybox-static cpio python3 (Debian packages).
 
@@ -175,6 +176,7 @@ mkdir -p "$out"
     printf 'RUKO_RUN=%q\n' "$ruko_run"
     printf 'RUKO_REPO=%q\n' "$repo"
     [[ -n ${RUKO_VM_CGROUP_ROOT:-} ]] && printf 'RUKO_VM_CGROUP_ROOT=%q\n' "$RUKO_VM_CGROUP_ROOT"
+    [[ -n ${RUKO_VM_CASES:-} ]] && printf 'RUKO_VM_CASES=%q\n' "$RUKO_VM_CASES"
 } >"$out/config.env"
 console=$out/console.log
 
