@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: systemLibraries + [
         // C only for what Swift cannot do safely: the clone child, init, raw capset/seccomp.
@@ -65,8 +66,8 @@ let package = Package(
         .target(
             name: "RukoAPI",
             dependencies: [
-                "RukoSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,10 +88,21 @@ let package = Package(
         .executableTarget(name: "ruko-api", dependencies: ["RukoAPI", argumentParser]),
 
         // Unit tests: no root, on fakes.
-        .testTarget(name: "RukoSandboxTests", dependencies: ["RukoSandbox", "RukoSystem"]),
+        .testTarget(
+            name: "RukoSandboxTests",
+            dependencies: ["RukoSandbox", "RukoSystem", "RukoMount", "RukoCgroup", "RukoSeccomp"]
+        ),
         .testTarget(name: "RukoArchiveTests", dependencies: ["RukoArchive"]),
         .testTarget(name: "RukoBuildTests", dependencies: ["RukoBuild"]),
-        .testTarget(name: "RukoAPITests", dependencies: ["RukoAPI"]),
+        .testTarget(
+            name: "RukoAPITests",
+            dependencies: [
+                "RukoAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .testTarget(name: "RukoShimTests", dependencies: ["RukoShim"]),
         // Integration tests: root, real kernel, sshd, git, SQLite; they drive the built binaries.
         .testTarget(

@@ -51,6 +51,13 @@ public struct RunCgroup: Sendable, Equatable {
     public var warnings: [String]
     /// Whether the memory controller is active (so `memory.events` can report OOM kills).
     public var hasMemoryController: Bool
+
+    /// Describes an existing run cgroup.
+    public init(path: String, warnings: [String], hasMemoryController: Bool) {
+        self.path = path
+        self.warnings = warnings
+        self.hasMemoryController = hasMemoryController
+    }
 }
 
 /// Creates, limits, kills and removes per-run cgroups in a cgroup v2 hierarchy, through ``Kernel``.
