@@ -217,7 +217,7 @@ while IFS= read -r line; do
     esac
 done < <(grep -ao '@@RESULT .*' "$console" || true)
 
-plan=$(grep -ao '@@PLAN [0-9]*' "$console" | awk '{ print $2; exit }')
+plan=$(grep -ao '@@PLAN [0-9]*' "$console" | awk '{ print $2; exit }' || true)
 problems=()
 if ((qemu_status == 124 || qemu_status == 137)); then
     problems+=("the VM did not finish within ${vm_timeout}s")
@@ -236,7 +236,9 @@ fi
 echo
 for f in "${failures[@]}"; do echo "FAIL $f"; done
 for p in "${problems[@]}"; do echo "ERROR $p"; done
-echo "$passed passed, $failed failed (VM ${vm_seconds}s, total $(elapsed)s; logs in $build_dir/last-run)"
+errors=""
+((${#problems[@]})) && errors=", ${#problems[@]} harness error(s)"
+echo "$passed passed, $failed failed$errors (VM ${vm_seconds}s, total $(elapsed)s; logs in $build_dir/last-run)"
 if ((failed > 0 || ${#problems[@]} > 0)); then
     exit 1
 fi
