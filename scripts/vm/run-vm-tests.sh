@@ -13,7 +13,8 @@
 #
 # Usage: scripts/vm/run-vm-tests.sh
 # Environment:
-#   RUKO_RUN            ruko-run binary to test (default: .build/debug/ruko-run in the repository)
+#   RUKO_RUN            ruko-run binary to test (default: .build/debug/ruko-run in the repository;
+#                       a relative path is looked up in the current directory, then the repository)
 #   RUKO_VM_TIMEOUT     seconds before the VM is killed (default 170)
 #   RUKO_VM_KERNEL      kernel version under /lib/modules and /boot (default: newest installed)
 #   RUKO_VM_BUILD_DIR   cache and output directory (default: .build-vm in the repository)
@@ -61,7 +62,8 @@ if ldd "$busybox" >/dev/null 2>&1; then
 fi
 
 # --- ruko-run ----------------------------------------------------------------------------------
-[[ $ruko_run == /* ]] || ruko_run=$repo/$ruko_run
+# a relative RUKO_RUN is taken from the current directory, else from the repository
+[[ $ruko_run == /* || -e $ruko_run ]] || ruko_run=$repo/$ruko_run
 [[ -x $ruko_run ]] || die "$ruko_run is missing or not executable; build it first: swift build --product ruko-run"
 ruko_run=$(realpath "$ruko_run")
 # The guest sees the host root, but with its own tmpfs over these directories.
