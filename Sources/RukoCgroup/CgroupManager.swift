@@ -124,8 +124,8 @@ public struct CgroupManager: Sendable {
                 continue
             }
             throw SystemError(
-                "enable the \(controller) controller for \(option)", path: root.path, errno: 0,
-                hint: "the \(controller) controller is missing in \(where_). Fix: boot with a pure cgroup v2 hierarchy "
+                "\(option) needs the \(controller) controller, which is missing in \(where_)", errno: 0,
+                hint: "Fix: boot with a pure cgroup v2 hierarchy "
                     + "(systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all), or enable it with "
                     + "'echo +\(controller) > \(root.path)/cgroup.subtree_control' (and in its parents), "
                     + "or pass --allow-missing-controllers to run without \(option)")

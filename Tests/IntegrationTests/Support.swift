@@ -1,4 +1,5 @@
 import Foundation
+import RukoMountTable
 import RukoSystem
 import Testing
 
@@ -115,7 +116,7 @@ func currentLeftovers() -> Leftovers {
             var isDir: ObjCBool = false
             return FileManager.default.fileExists(atPath: cgroupRoot + "/" + name, isDirectory: &isDir) && isDir.boolValue
         }
-    let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))?.split(separator: "\n").count ?? -1
+    let mounts = (try? MountTable.read())?.count ?? -1
     let rootfs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/ruko/rootfs")) ?? []
     return Leftovers(cgroups: cgroups.sorted(), mountCount: mounts, rootfsEntries: rootfs)
 }
