@@ -69,6 +69,12 @@ struct RukoRun: ParsableCommand {
     var command: [String] = []
 
     mutating func run() throws {
+        // Everything from the first non-option is the command, so help must be caught here.
+        if command == ["--help"] || command == ["-h"] || command.isEmpty {
+            print(Self.helpMessage())
+            if command.isEmpty { throw ExitCode(125) }
+            return
+        }
         do {
             let outcome = try Sandbox.run(try makeConfiguration(), forwardingSignals: [SIGINT, SIGTERM, SIGHUP, SIGQUIT])
             for warning in outcome.warnings { fail("warning: \(warning)") }

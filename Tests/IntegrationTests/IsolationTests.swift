@@ -48,6 +48,14 @@ struct IsolationTests {
         #expect(bad.stderr.contains("--memory lots"))
     }
 
+    @Test func helpAndCommandsWithoutTheSeparator() throws {
+        let help = try rukoRun(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--allow-missing-controllers"))
+        #expect(try rukoRun(["echo", "--timeout", "5"]).stdout == "--timeout 5\n")
+        #expect(try rukoRun([]).status == 125)
+    }
+
     @Test func stdinPassesThrough() throws {
         let r = try rukoRun(["--", "cat"], input: "line one\nline two\n")
         #expect(r.stdout == "line one\nline two\n")
