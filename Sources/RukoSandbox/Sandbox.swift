@@ -247,6 +247,8 @@ public enum Sandbox {
         ]
         request.lastCapability = Capabilities.lastCapability
         request.seccompFilter = program.bytes
+        // RUKO_FORCE_REMOUNT_FALLBACK=1 exercises the path for kernels without mount_setattr.
+        request.forceRemountFallback = getenvString("RUKO_FORCE_REMOUNT_FALLBACK") == "1"
         return Prepared(request: request, steps: steps, rootfs: rootfs)
     }
 

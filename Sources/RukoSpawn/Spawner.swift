@@ -45,6 +45,8 @@ public struct SpawnRequest: Sendable {
     public var hostname: String?
     public var loopbackUp = false
     public var readOnlyRoot = true
+    /// Use bind remounts instead of mount_setattr (the pre-5.12 path), for tests.
+    public var forceRemountFallback = false
     public var arguments: [String]
     public var environment: [String] = []
     public var searchPath = "/usr/local/bin:/usr/bin:/bin"
@@ -119,6 +121,7 @@ public enum Spawner {
                             hostname: hostname,
                             loopback_up: request.loopbackUp ? 1 : 0,
                             readonly_root: request.readOnlyRoot ? 1 : 0,
+                            force_remount_fallback: request.forceRemountFallback ? 1 : 0,
                             argv: argv,
                             envp: envp,
                             path: path,

@@ -138,6 +138,28 @@ struct IsolationTests {
         #expect(py.stdout == "-1 1\n", "mount(MS_REMOUNT|MS_BIND) as uid 0: \(py.stdout) \(py.stderr)")
     }
 
+    /// A read-only bind is read-only all the way down, submounts included, and keeps their flags
+    /// (nosuid stays); with mount_setattr and with the bind-remount fallback for older kernels.
+    @Test(arguments: ["0", "1"])
+    func readOnlyBindsCoverSubmounts(forceFallback: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer {
+            umount2(dir + "/sub", Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
+        #expect(mount("ruko-sub", dir + "/sub", "tmpfs", UInt(MS_NOSUID | MS_NOEXEC), "size=1m,mode=0777") == 0)
+        var env = ProcessInfo.processInfo.environment
+        env["RUKO_FORCE_REMOUNT_FALLBACK"] = forceFallback
+        let r = try runProcess(
+            binDir + "/ruko-run",
+            ["--bind", "\(dir):/data", "--", "/bin/sh", "-c", "touch /data/sub/x; grep ' /data/sub ' /proc/self/mountinfo"],
+            environment: env)
+        #expect(r.stderr.contains("Read-only file system"), "\(r.stderr)")
+        let options = r.stdout.split(separator: " ").dropFirst(5).first ?? ""
+        #expect(options.hasPrefix("ro,") && options.contains("nosuid") && options.contains("noexec"), "\(r.stdout)")
+    }
+
     @Test func appAndTmpAreWritable() throws {
         let app = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: app) }
