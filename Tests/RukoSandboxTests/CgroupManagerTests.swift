@@ -106,6 +106,15 @@ struct CgroupManagerTests {
         #expect(k.calls == ["write /sys/fs/cgroup/ruko/1-0/cgroup.kill 1", "rmdir /sys/fs/cgroup/ruko/1-0"])
     }
 
+    @Test func withoutCgroupKillItFreezesKillsAndThaws() throws {
+        let k = pureV2()
+        k.addFile("/sys/fs/cgroup/ruko/1-0/cgroup.freeze", "0")
+        // pids beyond pid_max: the SIGKILLs go nowhere.
+        k.addFile("/sys/fs/cgroup/ruko/1-0/cgroup.procs", "2147483600\n2147483601\n")
+        CgroupManager(kernel: k).killAll("/sys/fs/cgroup/ruko/1-0")
+        #expect(k.calls == ["write /sys/fs/cgroup/ruko/1-0/cgroup.freeze 1", "write /sys/fs/cgroup/ruko/1-0/cgroup.freeze 0"])
+    }
+
     @Test func staleCgroupsOfDeadRunsAreSwept() throws {
         let k = pureV2()
         let manager = CgroupManager(kernel: k)
