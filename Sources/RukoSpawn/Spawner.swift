@@ -144,8 +144,10 @@ public enum Spawner {
         guard rc == 0 else {
             throw SystemError(
                 "clone3 (container init)", errno: -rc,
-                hint: -rc == EPERM ? "creating namespaces needs root (CAP_SYS_ADMIN)"
-                    : -rc == ENOSYS ? "this kernel lacks clone3 with CLONE_INTO_CGROUP (Linux 5.7 or newer is needed)" : nil)
+                hint: -rc == EPERM
+                    ? "creating namespaces needs root (CAP_SYS_ADMIN)"
+                    : -rc == ENOSYS
+                        ? "this kernel lacks clone3 with CLONE_INTO_CGROUP (Linux 5.7 or newer is needed)" : nil)
         }
         return SpawnedContainer(
             pid: handle.pid, pidfd: handle.pidfd, reportDescriptor: handle.report_fd,
