@@ -1,4 +1,5 @@
 import Foundation
+import RukoSandbox
 
 #if canImport(Glibc)
     import Glibc
@@ -212,7 +213,7 @@ public struct Builder: Sendable {
 
         let template: RootfsTemplate
         do {
-            template = try RootfsTemplate.named(request.template)
+            template = try RootfsTemplate.load(request.template)
         } catch {
             throw BuildError(.sandbox, "Loading the rootfs template `\(request.template)`: \(error)")
         }
@@ -503,11 +504,17 @@ public struct Builder: Sendable {
 }
 
 /// Reads a pipe on its own thread and emits each complete line as soon as it arrives.
+///
+/// `init` returns only once the thread is running: the sandbox clones its init right after, and
+/// glibc's set*id in a child cloned while a thread is still being created can wait forever for
+/// that thread (glibc marks a thread under creation and a cloned child never sees it finish).
 final class LineReader: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(fd: Int32, isError: Bool, emit: @escaping @Sendable (BuildOutputLine) -> Void) {
+        let started = DispatchSemaphore(value: 0)
         let thread = Thread { [done] in
+            started.signal()
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             func flush(_ bytes: ArraySlice<UInt8>) {
@@ -536,6 +543,7 @@ final class LineReader: @unchecked Sendable {
             done.signal()
         }
         thread.start()
+        started.wait()
     }
 
     func wait() { done.wait() }

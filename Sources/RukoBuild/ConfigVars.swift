@@ -37,7 +37,7 @@ public enum ConfigVars {
     public static func parseEnvFile(_ text: String, name: String) throws(BuildError) -> [String: String] {
         var result: [String: String] = [:]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             var line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }

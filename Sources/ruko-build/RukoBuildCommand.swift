@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RukoBuild
+import RukoSandbox
 
 #if canImport(Glibc)
     import Glibc
