@@ -83,7 +83,10 @@ struct BuildpackSourceTests {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
         var text: String?
         for _ in 0..<50 where text == nil {
             usleep(100_000)
