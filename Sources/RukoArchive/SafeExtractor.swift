@@ -168,7 +168,7 @@ private struct ExtractionJob {
             var entryPointer: OpaquePointer?
             let status = archive_read_next_header(archive, &entryPointer)
             if status == ARCHIVE_EOF { break }
-            guard status >= ARCHIVE_WARN, let entry = entryPointer else {
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry = entryPointer else {
                 throw ArchiveError(.format(path: archivePath, message: libarchiveMessage(archive)))
             }
             entries += 1
@@ -254,7 +254,7 @@ private struct ExtractionJob {
             var offset: la_int64_t = 0
             let status = archive_read_data_block(archive, &block, &length, &offset)
             if status == ARCHIVE_EOF { break }
-            guard status >= ARCHIVE_WARN else {
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
                 throw ArchiveError(.format(path: display, message: libarchiveMessage(archive)))
             }
             written += UInt64(length)

@@ -59,7 +59,8 @@ import Testing
             }
         #expect(Set(listed) == Set(expected))
         #expect(listed == listed.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
-        #expect(python.output.split(separator: "\n").map(String.init) == listed)
+        // tarfile drops the trailing "/" of directory names.
+        #expect(python.output.split(separator: "\n").map(String.init) == listed.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
         #expect(gnu.output.contains("./app/start-link -> bin/start"))
         #expect(gnu.output.contains("./app/outside-link -> /etc/passwd"))
         // a.txt sorts before the directory a/ and its contents.
