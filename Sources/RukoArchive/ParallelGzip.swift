@@ -4,7 +4,7 @@ import Foundation
 import _RukoDeflateShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Compression level names mapped onto libdeflate levels.
@@ -232,7 +232,9 @@ final class ParallelGzipWriter: @unchecked Sendable {
 
     private func compressLoop() {
         guard let compressor = libdeflate_alloc_compressor(level.libdeflateLevel) else {
-            fail(ArchiveError(.compression("libdeflate_alloc_compressor(\(level.libdeflateLevel)) failed: out of memory")))
+            fail(
+                ArchiveError(
+                    .compression("libdeflate_alloc_compressor(\(level.libdeflateLevel)) failed: out of memory")))
             threadEnded()
             return
         }

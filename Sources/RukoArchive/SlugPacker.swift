@@ -2,7 +2,7 @@ import CArchive
 import _RukoDeflateShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How `SlugPacker` builds a slug.
@@ -225,7 +225,9 @@ final class TarStream {
             }
             if n == 0 {
                 throw ArchiveError(
-                    .format(path: displayPath, message: "file shrank while it was being packed; pack a tree nothing is writing to"))
+                    .format(
+                        path: displayPath,
+                        message: "file shrank while it was being packed; pack a tree nothing is writing to"))
             }
             let accepted = archive_write_data(archive, buffer, n)
             if let callbackError { throw callbackError }
@@ -287,7 +289,8 @@ struct TreeWalker {
             throw ArchiveError(.system(operation: "stat", path: root, errno: errno))
         }
         try tar.add(
-            name: prefix + [0], type: S_IFDIR, permissions: info.st_mode & 0o777, mtime: clamp(Int64(info.st_mtim.tv_sec)),
+            name: prefix + [0], type: S_IFDIR, permissions: info.st_mode & 0o777,
+            mtime: clamp(Int64(info.st_mtim.tv_sec)),
             body: .none, displayPath: root)
         entries += 1
     }
@@ -312,7 +315,8 @@ struct TreeWalker {
             let mtime = clamp(Int64(child.info.st_mtim.tv_sec))
             switch type {
             case S_IFDIR:
-                let fd = rukoarchive_openat(directoryFD, child.name + [0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+                let fd = rukoarchive_openat(
+                    directoryFD, child.name + [0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
                 guard fd >= 0 else { throw ArchiveError(.unreadable(path: display, errno: errno)) }
                 defer { close(fd) }
                 try tar.add(
@@ -371,7 +375,8 @@ struct TreeWalker {
             if name == Array(".git".utf8) { continue }  // always excluded, at every depth
             var info = stat()
             guard fstatat(directoryFD, name + [0], &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                let path = String(decoding: relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name, as: UTF8.self)
+                let path = String(
+                    decoding: relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name, as: UTF8.self)
                 throw ArchiveError(.unreadable(path: path, errno: errno))
             }
             let isDirectory = info.st_mode & S_IFMT == S_IFDIR

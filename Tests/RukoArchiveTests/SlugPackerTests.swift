@@ -8,7 +8,8 @@ import Testing
         let scratch = try Scratch()
         let tree = scratch.sub("tree")
         try makeSampleTree(at: tree)
-        let result = try SlugPacker.pack(directory: tree, to: scratch.sub("slug.tgz"), options: PackOptions(prefix: "./"))
+        let result = try SlugPacker.pack(
+            directory: tree, to: scratch.sub("slug.tgz"), options: PackOptions(prefix: "./"))
         #expect(result.bytes > 0)
         #expect(result.sha256.count == 64)
         try SafeExtractor.extract(archive: scratch.sub("slug.tgz"), to: scratch.sub("out"))
@@ -60,7 +61,9 @@ import Testing
         #expect(Set(listed) == Set(expected))
         #expect(listed == listed.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
         // tarfile drops the trailing "/" of directory names.
-        #expect(python.output.split(separator: "\n").map(String.init) == listed.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
+        #expect(
+            python.output.split(separator: "\n").map(String.init)
+                == listed.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
         #expect(gnu.output.contains("./app/start-link -> bin/start"))
         #expect(gnu.output.contains("./app/outside-link -> /etc/passwd"))
         // a.txt sorts before the directory a/ and its contents.
@@ -88,7 +91,10 @@ import Testing
         }
         #expect(hashes.count == 1)
         #expect(sizes.count == 1)
-        let check = try run(["sh", "-c", "cmp '\(scratch.sub("slug-1.tgz"))' '\(scratch.sub("slug-8.tgz"))' && sha256sum '\(scratch.sub("slug-2.tgz"))'"])
+        let check = try run([
+            "sh", "-c",
+            "cmp '\(scratch.sub("slug-1.tgz"))' '\(scratch.sub("slug-8.tgz"))' && sha256sum '\(scratch.sub("slug-2.tgz"))'",
+        ])
         #expect(check.status == 0)
         #expect(check.output.hasPrefix(hashes.first ?? "none"))
         #expect(try run(["gzip", "-t", scratch.sub("slug-2.tgz")]).status == 0)
@@ -152,7 +158,8 @@ import Testing
         let slug = scratch.sub("s.tgz")
         let result = try SlugPacker.pack(directory: tree, to: slug, options: options)
         let listing = try run(["tar", "tzf", slug]).output.split(separator: "\n").map(String.init)
-        #expect(listing == ["./app/", "./app/keep.txt", "./app/vendor/", "./app/vendor/gem/", "./app/vendor/gem/lib.rb"])
+        #expect(
+            listing == ["./app/", "./app/keep.txt", "./app/vendor/", "./app/vendor/gem/", "./app/vendor/gem/lib.rb"])
         #expect(result.entries == listing.count)
     }
 
