@@ -31,7 +31,7 @@ read -r pack_bin _ <<<"$pack_cmd"
 command -v "$pack_bin" >/dev/null || { echo "bench: '$pack_bin' not found (set RUKO_PACK_CMD or RUKO_BIN_DIR)" >&2; exit 1; }
 
 python3 - "$runs" "$tree" "$out" "$pack_cmd" <<'PY'
-import os, shlex, statistics, subprocess, sys, time
+import os, resource, shlex, statistics, subprocess, sys, time
 
 runs, tree, out, pack_cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 tools = {
@@ -42,11 +42,17 @@ tools = {
 outputs = {"ruko": "ruko.tgz", "tar czf": "tar.tgz", "tar -I pigz": "pigz.tgz"}
 subprocess.run(["tar", "cf", "/dev/null", "-C", tree, "."], check=True)  # warm the page cache
 times = {name: [] for name in tools}
+cpu = {name: [] for name in tools}
+def child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 for i in range(runs):
     for name, argv in tools.items():  # interleaved, so background load hits every tool alike
+        cpu_start = child_cpu()
         start = time.perf_counter()
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
         times[name].append(time.perf_counter() - start)
+        cpu[name].append(child_cpu() - cpu_start)
 for name in outputs:
     subprocess.run(["gzip", "-t", os.path.join(out, outputs[name])], check=True)
 files = sum(len(f) for _, _, f in os.walk(tree))
@@ -57,10 +63,11 @@ out_size = {n: os.path.getsize(os.path.join(out, outputs[n])) for n in outputs}
 print(f"tree: {size / 1e6:.1f} MB in {files} files; {runs} interleaved runs per tool; "
       f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
 print()
-print("| tool | median s | min s | max s | output MB | speed vs tar czf | size vs tar czf |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| tool | median s | min s | max s | CPU s (median) | output MB | speed vs tar czf | size vs tar czf |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for n in tools:
-    print(f"| {n} | {med[n]:.2f} | {min(times[n]):.2f} | {max(times[n]):.2f} | {out_size[n] / 1e6:.2f} | "
+    print(f"| {n} | {med[n]:.2f} | {min(times[n]):.2f} | {max(times[n]):.2f} | {statistics.median(cpu[n]):.2f} | "
+          f"{out_size[n] / 1e6:.2f} | "
           f"{med['tar czf'] / med[n]:.2f}× | {out_size[n] / out_size['tar czf']:.3f} |")
 print()
 print(f"ruko vs tar czf: {med['tar czf'] / med['ruko']:.2f}× faster (goal ≥ 3×); "

@@ -82,6 +82,9 @@ public enum SlugPacker {
             let tar = try TarStream(sink: gzip)
             defer { tar.free() }
             var walker = TreeWalker(root: directory, options: options, tar: tar)
+            // The slug being written may sit inside the tree (packing "." to "./slug.tgz"): skip it.
+            var tempInfo = stat()
+            if fstat(temp.fd, &tempInfo) == 0 { walker.skip = (tempInfo.st_dev, tempInfo.st_ino) }
             try walker.emitTop(rootFD: root)
             try walker.walk(directoryFD: root, relative: [])
             try tar.close()
@@ -268,6 +271,8 @@ struct TreeWalker {
     let tar: TarStream
     let prefix: [UInt8]
     var entries = 0
+    /// Device and inode of a file never to pack (the output being written).
+    var skip: (dev_t, ino_t)?
 
     init(root: String, options: PackOptions, tar: TarStream) {
         self.root = root
@@ -379,6 +384,7 @@ struct TreeWalker {
                     decoding: relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name, as: UTF8.self)
                 throw ArchiveError(.unreadable(path: path, errno: errno))
             }
+            if let skip, info.st_dev == skip.0, info.st_ino == skip.1 { continue }
             let isDirectory = info.st_mode & S_IFMT == S_IFDIR
             if let exclude = options.exclude {
                 let path = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name

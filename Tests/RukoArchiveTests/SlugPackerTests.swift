@@ -163,6 +163,16 @@ import Testing
         #expect(result.entries == listing.count)
     }
 
+    @Test func packingIntoTheTreeItselfSkipsTheOutput() throws {
+        let scratch = try Scratch()
+        try write(scratch.sub("Procfile"), "web: x\n")
+        let result = try SlugPacker.pack(
+            directory: scratch.path, to: scratch.sub("slug.tgz"), options: PackOptions(prefix: "./"))
+        let listing = try run(["tar", "tzf", scratch.sub("slug.tgz")]).output.split(separator: "\n")
+        #expect(listing == ["./", "./Procfile"])
+        #expect(result.entries == 2)
+    }
+
     @Test func specialFilesAreRefusedByName() throws {
         let scratch = try Scratch()
         let tree = scratch.sub("tree")
