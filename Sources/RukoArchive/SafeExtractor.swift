@@ -160,6 +160,8 @@ private struct ExtractionJob {
             archive_read_free(archive)
             if let cachedParent { close(cachedParent.fd) }
         }
+        let locale = ThreadUTF8Locale()
+        defer { locale.restore() }
         archive_read_support_filter_all(archive)
         archive_read_support_format_all(archive)
         if archive_read_open_filename(archive, archivePath, 128 * 1024) != ARCHIVE_OK {

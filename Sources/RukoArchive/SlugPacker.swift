@@ -79,6 +79,10 @@ public enum SlugPacker {
         let entries: Int
         let summary: ParallelGzipWriter.Summary
         do {
+            // UTF-8 names are stored as plain UTF-8 (other bytes still go in verbatim, marked
+            // hdrcharset=BINARY), whatever the process locale.
+            let locale = ThreadUTF8Locale()
+            defer { locale.restore() }
             let tar = try TarStream(sink: gzip)
             defer { tar.free() }
             var walker = TreeWalker(root: directory, options: options, tar: tar)

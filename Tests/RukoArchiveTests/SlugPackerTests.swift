@@ -29,6 +29,7 @@ import Testing
         #expect(try run(["gzip", "-t", slug]).status == 0)
         let gnu = try run(["tar", "tvzf", slug])
         #expect(gnu.status == 0)
+        #expect(!gnu.output.contains("Ignoring unknown extended header"), "UTF-8 names need no hdrcharset")
         let bsd = try run(["bsdtar", "-tf", slug])
         #expect(bsd.status == 0)
         let python = try run([
@@ -171,6 +172,27 @@ import Testing
         let listing = try run(["tar", "tzf", scratch.sub("slug.tgz")]).output.split(separator: "\n")
         #expect(listing == ["./", "./Procfile"])
         #expect(result.entries == 2)
+    }
+
+    @Test func namesThatAreNotUTF8RoundTripByteForByte() throws {
+        let scratch = try Scratch()
+        try mkdirs(scratch.sub("tree"))
+        // "caf\xE9" (Latin-1): not valid UTF-8.
+        let name: [UInt8] = Array(scratch.sub("tree/caf").utf8) + [0xE9, 0]
+        let fd = name.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) }
+        }
+        #expect(fd >= 0)
+        close(fd)
+        _ = try SlugPacker.pack(directory: scratch.sub("tree"), to: scratch.sub("s.tgz"), options: PackOptions())
+        try SafeExtractor.extract(archive: scratch.sub("s.tgz"), to: scratch.sub("out"))
+        let extracted: [UInt8] = Array(scratch.sub("out/app/caf").utf8) + [0xE9, 0]
+        let found = extracted.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { access($0.baseAddress!, F_OK) }
+        }
+        #expect(found == 0)
+        #expect(try run(["gzip", "-t", scratch.sub("s.tgz")]).status == 0)
+        #expect(try run(["tar", "tzf", scratch.sub("s.tgz")]).status == 0)
     }
 
     @Test func specialFilesAreRefusedByName() throws {
