@@ -210,6 +210,23 @@ import Testing
         _ = try SlugPacker.pack(directory: tree, to: out, options: excluded)
     }
 
+    /// A failure after many chunks are in flight stops every thread and leaves nothing behind.
+    @Test func failureMidStreamLeavesNothing() throws {
+        let scratch = try Scratch()
+        let tree = scratch.sub("tree")
+        try mkdirs(tree)
+        var rng = SystemRandomNumberGenerator()
+        try Data((0..<6_000_000).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            .write(to: URL(fileURLWithPath: tree + "/a-big"))
+        #expect(mkfifo(tree + "/z-fifo", 0o644) == 0)
+        for threads in [1, 2, 8] {
+            #expect(throws: ArchiveError(.specialFile(path: "z-fifo", kind: "fifo"))) {
+                try SlugPacker.pack(directory: tree, to: scratch.sub("s.tgz"), options: PackOptions(threads: threads))
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path) == ["tree"])
+    }
+
     @Test(.enabled(if: geteuid() != 0, "root reads every file"))
     func unreadableFilesAreRefusedByName() throws {
         let scratch = try Scratch()
