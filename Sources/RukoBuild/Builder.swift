@@ -1,4 +1,5 @@
 import Foundation
+import RukoArchive
 import RukoSandbox
 
 #if canImport(Glibc)

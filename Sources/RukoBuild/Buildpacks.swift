@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RukoArchive
 
 /// Where a buildpack comes from, as written in `--buildpack`, `BUILDPACK_URL` or `.buildpacks`.
 ///

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RukoArchive
 import RukoBuild
 import RukoSandbox
 
@@ -270,15 +271,29 @@ struct Unpack: ParsableCommand {
     @Argument(help: ArgumentHelp("Where to unpack it (created if missing).", valueName: "DIR"))
     var directory: String
 
+    @Option(help: ArgumentHelp("Give every entry to this user (e.g. 10001, the sandbox user).", valueName: "UID[:GID]"))
+    var owner: String?
+
+    func validate() throws {
+        if let owner, parseOwner(owner) == nil { throw ValidationError("--owner \(owner): expected UID[:GID].") }
+    }
+
     func run() throws {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try SafeExtractor.extract(archive: slugPath, to: directory)
+            try SafeExtractor.extract(archive: slugPath, to: directory, owner: owner.flatMap(parseOwner))
         } catch {
             FileHandle.standardError.write(Data(" !     Unpacking \(slugPath) failed: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
+}
+
+func parseOwner(_ text: String) -> (uid: UInt32, gid: UInt32)? {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count <= 2, let uid = UInt32(parts[0]) else { return nil }
+    if parts.count == 1 { return (uid, uid) }
+    guard let gid = UInt32(parts[1]) else { return nil }
+    return (uid, gid)
 }
 
 func absolute(_ path: String) -> String {
