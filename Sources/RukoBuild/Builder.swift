@@ -117,7 +117,8 @@ public enum BundledBuildpacks {
         }
         let available = names.filter { name in
             var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
+            return !name.hasPrefix(".")
+                && FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
                 && isDirectory.boolValue
         }
         var ordered: [String] = []
@@ -288,7 +289,10 @@ public struct Builder: Sendable {
             emit(.detail("Default types for buildpack -> " + defaults.joined(separator: ", ")))
         }
         if merged.processTypes.isEmpty {
-            emit(.error("Warning: no process types: add a Procfile (`web: <command>`) or use a buildpack that declares them."))
+            emit(
+                .error(
+                    "Warning: no process types: add a Procfile (`web: <command>`) or use a buildpack that declares them."
+                ))
         }
 
         var slugOptions = Slug.Options()
@@ -297,7 +301,8 @@ public struct Builder: Sendable {
         slugOptions.maxSize = request.maxSlugSize
         slugOptions.ignore = ignore
         slugOptions.sourceDateEpoch = request.sourceDateEpoch ?? newestSource
-        let packed = try Slug.pack(directory: buildDirectory, to: request.outputPath, options: slugOptions, output: emit)
+        let packed = try Slug.pack(
+            directory: buildDirectory, to: request.outputPath, options: slugOptions, output: emit)
         return BuildResult(
             slugPath: request.outputPath, sha256: packed.sha256, size: packed.bytes, processTypes: merged.processTypes,
             configVars: merged.configVars, buildpacks: used.map(\.name), stack: stack, commit: request.sourceVersion)
@@ -353,7 +358,8 @@ public struct Builder: Sendable {
         }
         return Plan(
             mode: .auto,
-            buildpacks: candidates.map { PlannedBuildpack(name: $0, directory: request.buildpacksDirectory + "/" + $0) })
+            buildpacks: candidates.map { PlannedBuildpack(name: $0, directory: request.buildpacksDirectory + "/" + $0) }
+        )
     }
 
     // MARK: - Helpers
@@ -363,17 +369,20 @@ public struct Builder: Sendable {
         guard FileManager.default.fileExists(atPath: request.appDirectory, isDirectory: &isDirectory),
             isDirectory.boolValue
         else {
-            throw BuildError(.invalidRequest, "App directory \(request.appDirectory) does not exist or is not a directory.")
+            throw BuildError(
+                .invalidRequest, "App directory \(request.appDirectory) does not exist or is not a directory.")
         }
         let outputDirectory = SafeFile.parentDirectory(of: request.outputPath)
         guard FileManager.default.fileExists(atPath: outputDirectory, isDirectory: &isDirectory), isDirectory.boolValue
         else {
-            throw BuildError(.invalidRequest, "The slug's directory \(outputDirectory) does not exist: create it first.")
+            throw BuildError(
+                .invalidRequest, "The slug's directory \(outputDirectory) does not exist: create it first.")
         }
         guard request.maxSlugSize > 0 else { throw BuildError(.invalidRequest, "--max-slug-size must be above 0.") }
         guard request.timeout > .zero else { throw BuildError(.invalidRequest, "--timeout must be above 0.") }
         for name in request.environment.keys where !ConfigVars.isValidName(name) {
-            throw BuildError(.invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
+            throw BuildError(
+                .invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
         }
     }
 
@@ -429,7 +438,8 @@ public struct Builder: Sendable {
         switch words.first ?? "" {
         case "none":
             return BuildError(
-                .detect, "No buildpack detected this app. Tried, in order: "
+                .detect,
+                "No buildpack detected this app. Tried, in order: "
                     + plan.buildpacks.map(\.name).joined(separator: ", ") + ".",
                 "Choose one with --buildpack, set BUILDPACK_URL, or add a .buildpacks file.")
         case "incompatible" where words.count >= 2:
@@ -440,7 +450,9 @@ public struct Builder: Sendable {
             return BuildError(.compile, "Buildpack \(name(words[1])): \(words[2]) is not executable (chmod +x it).")
         case "compile" where words.count >= 3:
             return BuildError(
-                .compile, "Failed to compile app with buildpack \(name(words[1])) (bin/compile exited with \(words[2])).\(memory)")
+                .compile,
+                "Failed to compile app with buildpack \(name(words[1])) (bin/compile exited with \(words[2])).\(memory)"
+            )
         case "release" where words.count >= 3:
             return BuildError(
                 .release, "Buildpack \(name(words[1])): bin/release exited with \(words[2]).\(memory)")
@@ -495,7 +507,9 @@ public struct Builder: Sendable {
         for line in text.split(whereSeparator: \.isNewline) {
             guard let equals = line.firstIndex(of: "=") else { continue }
             var value = String(line[line.index(after: equals)...])
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
             fields[String(line[..<equals])] = value
         }
         guard let id = fields["ID"] else { return "linux" }

@@ -136,8 +136,10 @@ public struct BuildpackFetcher: Sendable {
                 let file = directory + ".download"
                 defer { unlink(file) }
                 try run(
-                    ["curl", "--fail", "--silent", "--show-error", "--location", "--max-time", "600",
-                     "--proto", "=https,http", "--output", file, url],
+                    [
+                        "curl", "--fail", "--silent", "--show-error", "--location", "--max-time", "600",
+                        "--proto", "=https,http", "--output", file, url,
+                    ],
                     what: "downloading \(url)", source: source)
                 try unpack(tarball: file, into: directory, source: source)
             }

@@ -26,7 +26,8 @@ public enum ConfigVars {
         }
         let name = String(text[..<equals])
         guard isValidName(name) else {
-            throw BuildError(.invalidRequest, "--env \(text): `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
+            throw BuildError(
+                .invalidRequest, "--env \(text): `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
         }
         return (name, String(text[text.index(after: equals)...]))
     }
@@ -95,7 +96,8 @@ public enum ConfigVars {
     {
         for (name, value) in vars.sorted(by: { $0.key < $1.key }) {
             guard isValidName(name) else {
-                throw BuildError(.invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
+                throw BuildError(
+                    .invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
             }
             let file = path + "/" + name
             let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)

@@ -54,7 +54,8 @@ public struct Procfile: Sendable, Equatable {
         }
         guard !entries.isEmpty else {
             throw BuildError(
-                .procfile, "\(name) declares no process types: add a line such as `web: <command that listens on $PORT>`.")
+                .procfile,
+                "\(name) declares no process types: add a line such as `web: <command that listens on $PORT>`.")
         }
         self.entries = entries
     }

@@ -29,7 +29,8 @@ struct BuildConformanceTests {
         let result = try Builder(request: request).run { lines.append($0) }
 
         let unpacked = try Support.unpack(result.slugPath, into: scratch.path + "/out")
-        let report = Support.keyValues(try String(contentsOfFile: unpacked + "/.conformance/compile.txt", encoding: .utf8))
+        let report = Support.keyValues(
+            try String(contentsOfFile: unpacked + "/.conformance/compile.txt", encoding: .utf8))
         #expect(report["argc"] == "3")
         #expect(report["build_dir"] == "/app")
         #expect(report["cache_dir_is_dir"] == "yes")
@@ -59,7 +60,10 @@ struct BuildConformanceTests {
         #expect(lines.texts.contains { $0.hasPrefix("-----> Compressing... done, ") })
 
         // Release: Procfile wins on web, buildpack defaults fill the rest.
-        #expect(result.processTypes == ["web": "procfile-web --port $PORT # a comment-looking part", "clock": "conformance-clock"])
+        #expect(
+            result.processTypes == [
+                "web": "procfile-web --port $PORT # a comment-looking part", "clock": "conformance-clock",
+            ])
         #expect(result.configVars == ["FROM_CONFORMANCE": "yes", "SHARED": "conformance"])
         #expect(result.buildpacks == [Support.fixtureBuildpacks + "/conformance"])
         #expect(result.commit == "0123456789abcdef0123456789abcdef01234567")
@@ -85,9 +89,12 @@ struct BuildConformanceTests {
         let lines = Support.Lines()
         let result = try Builder(request: request).run { lines.append($0) }
         let unpacked = try Support.unpack(result.slugPath, into: scratch.path + "/out")
-        let report = Support.keyValues(try String(contentsOfFile: unpacked + "/.conformance/compile.txt", encoding: .utf8))
+        let report = Support.keyValues(
+            try String(contentsOfFile: unpacked + "/.conformance/compile.txt", encoding: .utf8))
         #expect(report["from_exporter"] == "hello-from-exporter")
-        #expect(try String(contentsOfFile: unpacked + "/.conformance/order.txt", encoding: .utf8) == "exporter\nconformance\n")
+        #expect(
+            try String(contentsOfFile: unpacked + "/.conformance/order.txt", encoding: .utf8)
+                == "exporter\nconformance\n")
         #expect(!FileManager.default.fileExists(atPath: Support.fixtureBuildpacks + "/exporter/export"))
         // Later buildpack wins on a clash, types and vars merge, the Procfile wins over both.
         #expect(
@@ -97,7 +104,11 @@ struct BuildConformanceTests {
         let texts = lines.texts
         let exporterIndex = texts.firstIndex(of: "-----> Exporter app detected")
         let conformanceIndex = texts.firstIndex(of: "-----> Conformance app detected")
-        #expect(exporterIndex != nil && conformanceIndex != nil && exporterIndex! < conformanceIndex!)
+        if let exporterIndex, let conformanceIndex {
+            #expect(exporterIndex < conformanceIndex)
+        } else {
+            Issue.record("framework headers missing: \(texts)")
+        }
         #expect(texts.contains("-----> Using buildpacks:"))
     }
 
@@ -107,15 +118,20 @@ struct BuildConformanceTests {
         let buildpacks = scratch.path + "/bps"
         try FileManager.default.createDirectory(atPath: buildpacks, withIntermediateDirectories: true)
         for name in ["detect-never", "detect-bravo", "detect-charlie"] {
-            try FileManager.default.copyItem(atPath: Support.fixtureBuildpacks + "/" + name, toPath: buildpacks + "/" + name)
+            try FileManager.default.copyItem(
+                atPath: Support.fixtureBuildpacks + "/" + name, toPath: buildpacks + "/" + name)
         }
         func build(_ name: String) throws -> (BuildResult, [String], String?) {
-            var request = Support.request(app: scratch.path + "/app", output: scratch.path + "/\(name).tgz", buildpacks: [])
+            var request = Support.request(
+                app: scratch.path + "/app", output: scratch.path + "/\(name).tgz", buildpacks: [])
             request.buildpacksDirectory = buildpacks
             let lines = Support.Lines()
             let result = try Builder(request: request).run { lines.append($0) }
             let unpacked = try Support.unpack(result.slugPath, into: scratch.path + "/\(name)")
-            return (result, lines.texts, try? String(contentsOfFile: unpacked + "/.conformance/selected.txt", encoding: .utf8))
+            return (
+                result, lines.texts,
+                try? String(contentsOfFile: unpacked + "/.conformance/selected.txt", encoding: .utf8)
+            )
         }
         // No order file: by name; detect-bravo is the first to exit 0.
         let (first, firstLines, firstSelected) = try build("by-name")
@@ -182,7 +198,8 @@ struct BuildConformanceTests {
     @Test func outputIsStreamedLineByLine() throws {
         let scratch = try Support.Scratch()
         try scratch.write("app/Procfile", "web: x\n")
-        var request = Support.request(app: scratch.path + "/app", output: scratch.path + "/s.tgz", buildpacks: ["sleeper"])
+        var request = Support.request(
+            app: scratch.path + "/app", output: scratch.path + "/s.tgz", buildpacks: ["sleeper"])
         request.environment = ["SLEEP": "1.5"]
         let lines = Support.Lines()
         _ = try Builder(request: request).run { lines.append($0) }
@@ -202,7 +219,8 @@ struct BuildConformanceTests {
         let slug = scratch.path + "/slug.tgz"
         let started = Date()
         let run = try Support.rukoBuild([
-            scratch.path + "/app", "-o", slug, "--buildpack", Support.fixtureBuildpacks + "/sleeper", "--env", "SLEEP=60",
+            scratch.path + "/app", "-o", slug, "--buildpack", Support.fixtureBuildpacks + "/sleeper", "--env",
+            "SLEEP=60",
             "--timeout", "2s", "--allow-missing-controllers",
         ])
         #expect(Date().timeIntervalSince(started) < 30)
@@ -214,7 +232,8 @@ struct BuildConformanceTests {
     @Test func hostileBuildCannotSmuggleHostData() throws {
         let scratch = try Support.Scratch()
         try scratch.write("app/Procfile", "web: x\n")
-        let request = Support.request(app: scratch.path + "/app", output: scratch.path + "/s.tgz", buildpacks: ["hostile"])
+        let request = Support.request(
+            app: scratch.path + "/app", output: scratch.path + "/s.tgz", buildpacks: ["hostile"])
         let result = try Builder(request: request).run { _ in }
         let listing = try Support.run("/usr/bin/tar", ["-tvzf", result.slugPath]).stdout
         #expect(listing.contains("./app/leak-shadow -> /etc/shadow"))
@@ -226,7 +245,8 @@ struct BuildConformanceTests {
         let firstLine = String(shadow.split(separator: "\n").first ?? "root:")
         #expect(!raw.contains(firstLine))
         // A fifo left by compile is refused by name, and no slug is written.
-        let fifoRequest = Support.request(app: scratch.path + "/app", output: scratch.path + "/f.tgz", buildpacks: ["fifo"])
+        let fifoRequest = Support.request(
+            app: scratch.path + "/app", output: scratch.path + "/f.tgz", buildpacks: ["fifo"])
         #expect {
             _ = try Builder(request: fifoRequest).run { _ in }
         } throws: { error in
@@ -239,21 +259,24 @@ struct BuildConformanceTests {
         let scratch = try Support.Scratch()
         try scratch.write("app/Procfile", "web: x\n")
         try scratch.write("app/lib/a.txt", "a")
-        var request = Support.request(app: scratch.path + "/app", output: scratch.path + "/one.tgz", buildpacks: ["conformance"])
+        var request = Support.request(
+            app: scratch.path + "/app", output: scratch.path + "/one.tgz", buildpacks: ["conformance"])
         request.environment = ["GREETING": "x", "MULTI": "y"]
         let one = try Builder(request: request).run { _ in }
         request.outputPath = scratch.path + "/two.tgz"
         let two = try Builder(request: request).run { _ in }
         #expect(one.sha256 == two.sha256)
         #expect(
-            try Data(contentsOf: URL(fileURLWithPath: one.slugPath)) == Data(contentsOf: URL(fileURLWithPath: two.slugPath)))
+            try Data(contentsOf: URL(fileURLWithPath: one.slugPath))
+                == Data(contentsOf: URL(fileURLWithPath: two.slugPath)))
     }
 
     @Test func slugOverTheHardLimitFailsWithHerokusMessages() throws {
         let scratch = try Support.Scratch()
         try scratch.write("app/Procfile", "web: x\n")
         // 2 MiB of random data does not compress.
-        let random = try Support.run("/bin/bash", ["-c", "head -c 2097152 /dev/urandom > \"$1\"", "x", scratch.path + "/app/blob"])
+        let random = try Support.run(
+            "/bin/bash", ["-c", "head -c 2097152 /dev/urandom > \"$1\"", "x", scratch.path + "/app/blob"])
         #expect(random.status == 0)
         let slug = scratch.path + "/slug.tgz"
         let run = try Support.rukoBuild([
@@ -262,7 +285,8 @@ struct BuildConformanceTests {
         ])
         #expect(run.status != 0)
         #expect(run.stderr.contains(" !     Compiled slug size: 2.0M is too large (max is 1M).\n"))
-        #expect(run.stderr.contains(" !     See: https://devcenter.heroku.com/articles/slug-size\n !     Push failed\n"))
+        #expect(
+            run.stderr.contains(" !     See: https://devcenter.heroku.com/articles/slug-size\n !     Push failed\n"))
         #expect(!FileManager.default.fileExists(atPath: slug))
     }
 }
