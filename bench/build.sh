@@ -4,6 +4,8 @@
 # buildpacks in order, compile, release, tar czf). Both run alternately in the same run; medians.
 #
 # Usage: bench/build.sh [RUNS]   (default 30; needs root for the sandbox)
+# BENCH_TMPDIR=DIR puts both pipelines' work trees there (default /tmp; e.g. /dev/shm for tmpfs,
+# which removes the filesystem's rmdir/discard costs from both sides).
 # Binaries: $RUKO_BIN_DIR, else .build/release, else .build/debug.
 # Prints a summary and writes bench-out/build.json.
 set -euo pipefail
@@ -19,7 +21,8 @@ fi
 [ -n "$bin" ] || { echo "bench: build ruko-build first (swift build -c release --product ruko-build)" >&2; exit 1; }
 
 app=examples/procfile
-work=$(mktemp -d /tmp/ruko-bench.XXXXXX)
+tmp=${BENCH_TMPDIR:-/tmp}
+work=$(mktemp -d "$tmp/ruko-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p bench-out
 
@@ -43,7 +46,7 @@ reference() {
 }
 
 ruko() {
-  "$bin/ruko-build" "$app" -o "$work/slug.tgz" --quiet --allow-missing-controllers
+  TMPDIR=$tmp "$bin/ruko-build" "$app" -o "$work/slug.tgz" --quiet --allow-missing-controllers
 }
 
 now_ns() { date +%s%N; }
@@ -55,18 +58,18 @@ for _ in $(seq 1 "$runs"); do
   t0=$(now_ns); ruko; t1=$(now_ns); echo $(( (t1 - t0) / 1000 )) >> "$work/ruko.txt"
 done
 
-python3 - "$work/ref.txt" "$work/ruko.txt" "$runs" "$bin" <<'PY'
+python3 - "$work/ref.txt" "$work/ruko.txt" "$runs" "$bin" "$tmp" <<'PY'
 import json, statistics, sys
 ref = [int(x) / 1000 for x in open(sys.argv[1])]
 ruko = [int(x) / 1000 for x in open(sys.argv[2])]
 mr, mk = statistics.median(ref), statistics.median(ruko)
 result = {
-    "runs": int(sys.argv[3]), "binaries": sys.argv[4],
+    "runs": int(sys.argv[3]), "binaries": sys.argv[4], "work_directory": sys.argv[5],
     "reference_median_ms": round(mr, 1), "ruko_build_median_ms": round(mk, 1),
     "ratio": round(mk / mr, 2), "overhead_ms": round(mk - mr, 1), "overhead_fraction": round((mk - mr) / mr, 2),
     "goal": "overhead_fraction <= 0.5",
 }
-print(f"procfile example, {result['runs']} runs each, medians:")
+print(f"procfile example, {result['runs']} runs each, work trees in {result['work_directory']}, medians:")
 print(f"  reference shell pipeline : {mr:8.1f} ms")
 print(f"  ruko-build (sandboxed)   : {mk:8.1f} ms")
 print(f"  ratio {result['ratio']}x, overhead {result['overhead_ms']} ms ({result['overhead_fraction']:+.0%}); goal: overhead <= +50%")
