@@ -245,6 +245,15 @@ static void reset_signals(void) {
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+// Best-effort write of a short string to a /proc file.
+static void write_proc(const char *path, const char *value) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = write(fd, value, strlen(value));
+    (void)n;
+    close(fd);
+}
+
 // Moves fd to a number >= 3 that is not one of the stdio slots (F_DUPFD_CLOEXEC from 3 up).
 static int lift_fd(int fd) { return fd < 3 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : fd; }
 
@@ -322,6 +331,8 @@ __attribute__((noreturn)) static void command_main(const struct ruko_spawn_confi
         if (setrlimit(cfg->rlimits[i].resource, &rl) < 0) fail(rfd, RUKO_STAGE_RLIMIT, (int)i);
     }
     if (chdir(cfg->workdir) < 0) fail(rfd, RUKO_STAGE_CHDIR, -1);
+    // init is exempt from the OOM killer; the command gets the ordinary score back.
+    write_proc("/proc/self/oom_score_adj", "0");
 
     // Capabilities: bounding set and ambient set first (they need CAP_SETPCAP), then the ids,
     // then effective/permitted/inheritable to zero.
@@ -370,6 +381,9 @@ __attribute__((noreturn)) static void init_main(const struct ruko_spawn_config *
     struct pollfd pfd = {lifeline, POLLIN, 0};
     if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) _exit(125);
     close(lifeline);
+    // The OOM killer must pick the command, never init: init's report is how the parent learns
+    // the command's status. (Reset to 0 in the command; children inherit the value.)
+    write_proc("/proc/self/oom_score_adj", "-1000");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
