@@ -6,7 +6,7 @@
 # Usage: bench/build.sh [RUNS]   (default 30; needs root for the sandbox)
 # BENCH_TMPDIR=DIR puts both pipelines' work trees there (default /tmp; e.g. /dev/shm for tmpfs,
 # which removes the filesystem's rmdir/discard costs from both sides).
-# Binaries: $RUKO_BIN_DIR, else .build/release, else .build/debug.
+# Binaries: $RUKO_BIN_DIR, else `swift build -c release` into .build/release.
 # Prints a summary and writes bench-out/build.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +14,11 @@ runs=${1:-30}
 if [ "$(id -u)" -ne 0 ]; then echo "bench: needs root (the build sandbox)" >&2; exit 1; fi
 bin=${RUKO_BIN_DIR:-}
 if [ -z "$bin" ]; then
-  for dir in .build/release .build/debug; do
-    if [ -x "$dir/ruko-build" ]; then bin=$dir; break; fi
-  done
+  # Build (a no-op when up to date) so the binaries match the sources.
+  swift build -c release --product ruko-build >&2
+  swift build -c release --product ruko-run >&2
+  bin=.build/release
 fi
-[ -n "$bin" ] || { echo "bench: build ruko-build first (swift build -c release --product ruko-build)" >&2; exit 1; }
-
 app=examples/procfile
 tmp=${BENCH_TMPDIR:-/tmp}
 work=$(mktemp -d "$tmp/ruko-bench.XXXXXX")

@@ -3,7 +3,7 @@
 # in the ruko sandbox on a free port, curl it, show the response, stop it.
 #
 # Usage: scripts/demo.sh [python|procfile|static|nodejs]     (default: python; needs root)
-# Binaries: $RUKO_BIN_DIR, else .build/release, else .build/debug.
+# Binaries: $RUKO_BIN_DIR, else `swift build` into .build/debug.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 example=${1:-python}
@@ -15,17 +15,11 @@ fi
 
 bin=${RUKO_BIN_DIR:-}
 if [ -z "$bin" ]; then
-  for dir in .build/release .build/debug; do
-    if [ -x "$dir/ruko-build" ] && [ -x "$dir/ruko-run" ]; then bin=$dir; break; fi
-  done
-fi
-if [ -z "$bin" ]; then
-  echo "demo: building ruko-build and ruko-run" >&2
+  # Build (a no-op when up to date) so the binaries match the sources.
   swift build --product ruko-build >&2
   swift build --product ruko-run >&2
   bin=.build/debug
 fi
-
 work=$(mktemp -d /tmp/ruko-demo.XXXXXX)
 pid=
 cleanup() {
