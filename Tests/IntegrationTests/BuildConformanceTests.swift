@@ -255,6 +255,38 @@ struct BuildConformanceTests {
         #expect(!FileManager.default.fileExists(atPath: scratch.path + "/f.tgz"))
     }
 
+    @Test func hostileAppTreeNeverBringsHostDataIntoTheSlug() throws {
+        let scratch = try Support.Scratch()
+        try scratch.write("app/Procfile", "web: x\n")
+        try scratch.write("app/secret.txt", "the app's own unreadable file", mode: 0)
+        let app = scratch.path + "/app"
+        let links = ["shadow": "/etc/shadow", "etc": "/etc", "up": "../../../../../../etc/passwd", "self": "."]
+        for (name, target) in links {
+            try FileManager.default.createSymbolicLink(atPath: app + "/" + name, withDestinationPath: target)
+        }
+        let request = Support.request(
+            app: app, output: scratch.path + "/s.tgz", buildpacks: [Support.repositoryRoot + "/buildpacks/procfile"])
+        let result = try Builder(request: request).run { _ in }
+        let listing = try Support.run("/usr/bin/tar", ["-tvzf", result.slugPath]).stdout
+        for (name, target) in links {
+            #expect(listing.contains("./app/\(name) -> \(target)"), "\(name) is not stored as a link")
+        }
+        #expect(!listing.contains("./app/etc/"))
+        let raw = try Support.run("/bin/bash", ["-c", "gzip -dc \"$1\" | strings", "x", result.slugPath]).stdout
+        for host in ["/etc/shadow", "/etc/passwd"] {
+            let first = (try? String(contentsOfFile: host, encoding: .utf8))?.split(separator: "\n").first
+            if let first { #expect(!raw.contains(String(first)), "\(host) content in the slug") }
+        }
+        // A fifo in the source is refused before anything runs, by name.
+        #expect(mkfifo(app + "/pipe", 0o644) == 0)
+        let run = try Support.rukoBuild([
+            app, "-o", scratch.path + "/f.tgz", "--buildpack", "procfile", "--allow-missing-controllers",
+        ])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("pipe (fifo)"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/f.tgz"))
+    }
+
     @Test func sameInputTwiceGivesIdenticalSlugs() throws {
         let scratch = try Support.Scratch()
         try scratch.write("app/Procfile", "web: x\n")
