@@ -65,8 +65,7 @@ struct SlugTests {
         try FileManager.default.createSymbolicLink(atPath: src + "/passwd", withDestinationPath: "/etc/passwd")
         try FileManager.default.createSymbolicLink(atPath: src + "/up", withDestinationPath: "../../../../etc")
         try FileManager.default.createSymbolicLink(atPath: src + "/root", withDestinationPath: "/")
-        try tree.write("src/unreadable", "app data", mode: 0)
-        _ = try? Self.pack(src, tree.path + "/s.tgz")
+        _ = try Self.pack(src, tree.path + "/s.tgz")
         let verbose = Self.run(["tar", "-tvzf", tree.path + "/s.tgz"]).output
         // The links are stored as links, with their text.
         #expect(verbose.contains("./app/shadow -> /etc/shadow"))
@@ -79,6 +78,24 @@ struct SlugTests {
         #expect(!raw.output.contains(firstLine))
         #expect(
             !Self.listing(tree.path + "/s.tgz").contains { $0.hasPrefix("./app/root/") || $0.hasPrefix("./app/up/") })
+    }
+
+    @Test func unreadableFileIsAClearErrorUnlessRoot() throws {
+        let tree = try TestDirectory()
+        try tree.write("src/Procfile", "web: x\n")
+        try tree.write("src/private.key", "app data", mode: 0)
+        if geteuid() == 0 {
+            // root reads it: it is the app's own data, packed with its (empty) permissions.
+            _ = try Self.pack(tree.path + "/src", tree.path + "/s.tgz")
+            #expect(Self.listing(tree.path + "/s.tgz").contains("./app/private.key"))
+        } else {
+            #expect {
+                _ = try Self.pack(tree.path + "/src", tree.path + "/s.tgz")
+            } throws: { error in
+                (error as? BuildError)?.description.contains("private.key") == true
+            }
+            #expect(!FileManager.default.fileExists(atPath: tree.path + "/s.tgz"))
+        }
     }
 
     @Test func specialFilesAreRefusedByName() throws {
