@@ -213,11 +213,10 @@ public struct MountPlanner: Sendable {
     }
 
     private func checkDestination(_ path: String) throws(MountPlanError) {
-        guard path.hasPrefix("/") else {
+        guard ContainerPath.isAbsolute(path) else {
             throw MountPlanError(description: "container path \(path) must be absolute")
         }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
-        if parts.contains("..") || parts.contains(".") || (path != "/" && parts.contains("")) {
+        guard ContainerPath.isNormalized(path) else {
             throw MountPlanError(
                 description: "container path \(path) must be normalised (no '.', '..', '//' or trailing '/')")
         }
@@ -240,5 +239,35 @@ public struct MountPlanner: Sendable {
                         + "create \(hostPath) on the host or choose a destination outside \(bind.destination)")
             }
         }
+    }
+}
+
+/// Byte-level checks of container paths, as the kernel sees them. (Swift's `Character` view would
+/// merge a `/` into a grapheme with a preceding prepend character and hide a `..` component.)
+public enum ContainerPath {
+    /// PATH_MAX, in bytes.
+    public static let maximumLength = 4096
+
+    /// Starts with `/`, has no NUL and fits in PATH_MAX.
+    public static func isAbsolute(_ path: String) -> Bool {
+        let bytes = path.utf8
+        return bytes.first == UInt8(ascii: "/") && !bytes.contains(0) && bytes.count < maximumLength
+    }
+
+    /// The components between slashes, as raw bytes.
+    public static func components(_ path: String) -> [ArraySlice<UInt8>] {
+        Array(path.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst().map { $0 }
+    }
+
+    /// Whether any component is `..`.
+    public static func hasParentReference(_ path: String) -> Bool {
+        components(path).contains { $0.elementsEqual("..".utf8) }
+    }
+
+    /// Absolute, and no `.`, `..` or empty component (no `//`, no trailing `/`), or exactly `/`.
+    public static func isNormalized(_ path: String) -> Bool {
+        guard isAbsolute(path) else { return false }
+        if path == "/" { return true }
+        return !components(path).contains { $0.isEmpty || $0.elementsEqual(".".utf8) || $0.elementsEqual("..".utf8) }
     }
 }

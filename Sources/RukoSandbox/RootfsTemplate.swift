@@ -47,10 +47,14 @@ public struct RootfsTemplate: Sendable, Equatable {
     public static func parse(_ text: String, name: String) throws(TemplateError) -> RootfsTemplate {
         var template = RootfsTemplate(name: name, entries: [])
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Bytes, not Characters: "\r\n" is one Character, and a combining or prepend character
+        // could merge with the separators the kernel sees.
+        for rawLine in Array(text.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            let line =
+                rawLine.split(separator: UInt8(ascii: "#"), maxSplits: 1, omittingEmptySubsequences: false).first ?? []
+            let words = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D })
+                .map { String(decoding: $0, as: UTF8.self) }
             guard let directive = words.first else { continue }
             let args = Array(words.dropFirst())
             func fail(_ why: String) -> TemplateError {
@@ -65,10 +69,10 @@ public struct RootfsTemplate: Sendable, Equatable {
                 return args
             }
             func absolute(_ p: String) throws(TemplateError) -> String {
-                guard p.hasPrefix("/"), !p.split(separator: "/").contains(".."), p.count < 4096,
-                    !p.contains("\0")
-                else { throw fail("'\(p)' must be an absolute path without '..'") }
-                return p.count > 1 && p.hasSuffix("/") ? String(p.dropLast()) : p
+                guard ContainerPath.isAbsolute(p), !ContainerPath.hasParentReference(p) else {
+                    throw fail("'\(p)' must be an absolute path without '..' (at most 4095 bytes)")
+                }
+                return p.utf8.count > 1 && p.hasSuffix("/") ? String(p.dropLast()) : p
             }
             switch directive {
             case "ro-bind", "ro-bind?", "bind", "bind?":
@@ -82,7 +86,7 @@ public struct RootfsTemplate: Sendable, Equatable {
             case "tmpfs":
                 let a = try paths(1, 2)
                 let options = a.count == 2 ? a[1] : "mode=0755"
-                guard options.allSatisfy({ $0.isLetter || $0.isNumber || "=,_-".contains($0) }) else {
+                guard options.utf8.allSatisfy({ isASCIIAlphanumeric($0) || "=,_-".utf8.contains($0) }) else {
                     throw fail("tmpfs options '\(options)' may contain only letters, digits and = , _ -")
                 }
                 template.entries.append(.tmpfs(destination: try absolute(a[0]), options: options))
@@ -115,14 +119,14 @@ public struct RootfsTemplate: Sendable, Equatable {
             case "hostname":
                 let h = try paths(1, 1)[0]
                 guard h.count <= 64,
-                    h.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") })
+                    h.utf8.allSatisfy({ isASCIIAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") })
                 else {
                     throw fail("bad hostname '\(h)'")
                 }
                 template.hostname = h
             case "env":
                 let a = try paths(1, 1)
-                guard let eq = a[0].firstIndex(of: "="), eq != a[0].startIndex else {
+                guard let eq = a[0].firstIndex(of: "="), eq != a[0].startIndex, !a[0].utf8.contains(0) else {
                     throw fail("env takes KEY=VALUE, got '\(a[0])'")
                 }
                 template.environment[String(a[0][..<eq])] = String(a[0][a[0].index(after: eq)...])
@@ -147,7 +151,7 @@ public struct RootfsTemplate: Sendable, Equatable {
         if nameOrPath.contains("/") {
             candidates = [nameOrPath]
         } else {
-            guard nameOrPath.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }),
+            guard nameOrPath.utf8.allSatisfy({ isASCIIAlphanumeric($0) || "-_.".utf8.contains($0) }),
                 !nameOrPath.hasPrefix(".")
             else { throw TemplateError(template: nameOrPath, line: 0, message: "not a template name") }
             candidates = (searchDirectories ?? defaultSearchDirectories()).map { $0 + "/" + nameOrPath }
@@ -195,6 +199,10 @@ public struct TemplateError: Error, CustomStringConvertible, Sendable, Equatable
     public var description: String {
         line > 0 ? "rootfs template \(template), line \(line): \(message)" : "rootfs template \(template): \(message)"
     }
+}
+
+func isASCIIAlphanumeric(_ b: UInt8) -> Bool {
+    (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
 }
 
 func parentDirectory(_ path: String) -> String {
