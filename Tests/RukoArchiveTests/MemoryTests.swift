@@ -26,19 +26,52 @@ private let environment = ProcessInfo.processInfo.environment
         }
     }
 
-    @Test(.enabled(if: environment["RUKO_SLOW_TESTS"] == "1", "slow (1 GB tree): set RUKO_SLOW_TESTS=1"))
-    func packingAGigabyteStaysUnder64MB() throws {
-        let scratch = try Scratch()
+    /// A 1 GB tree: a generated 100 MB tree and ten hard-linked copies of it (hard links are
+    /// packed as regular files, so 1 GB is read and compressed without writing 1 GB to disk).
+    func makeGigabyteTree(in scratch: Scratch) throws -> String {
         let base = scratch.sub("base")
         let generated = try run(["python3", repositoryRoot + "/bench/gen-tree.py", base, "--mb", "100", "--seed", "3"])
         #expect(generated.status == 0, "\(generated.output)")
-        // Ten hard-linked copies: 1 GB of content to read and compress (hard links are packed as
-        // regular files), without writing 1 GB to disk.
         let tree = scratch.sub("tree")
         try mkdirs(tree)
         for copy in 0..<10 {
             #expect(try run(["cp", "-al", base, tree + "/copy\(copy)"]).status == 0)
         }
+        return tree
+    }
+
+    /// The shipped command: `ruko-build pack` on a 1 GB tree, peak RSS from the kernel's
+    /// accounting of a grandchild (python's own, small, address space is the only other one folded
+    /// into the maximum).
+    @Test(
+        .enabled(if: environment["RUKO_SLOW_TESTS"] == "1", "slow (1 GB tree): set RUKO_SLOW_TESTS=1"),
+        .enabled(if: FileManager.default.isExecutableFile(atPath: binDirectory + "/ruko-build"), "ruko-build not built")
+    )
+    func rukoBuildPackOfAGigabyteStaysUnder64MB() throws {
+        let scratch = try Scratch()
+        let tree = try makeGigabyteTree(in: scratch)
+        let output = scratch.sub("big.tgz")
+        let measured = try run([
+            "python3", "-c",
+            """
+            import resource, subprocess, sys
+            status = subprocess.run(sys.argv[1:]).returncode
+            print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+            """,
+            binDirectory + "/ruko-build", "pack", "--quiet", tree, "-o", output, "--max-slug-size", "2G",
+        ])
+        let fields = measured.output.split(whereSeparator: \.isWhitespace)
+        #expect(fields.count >= 2 && fields[fields.count - 2] == "0", "\(measured.output)")
+        let peakMiB = Double(fields.last.flatMap { Int($0) } ?? Int.max) / 1024
+        print("ruko-build pack of a 1 GB tree: peak RSS \(peakMiB) MiB")
+        #expect(peakMiB <= 64, "peak RSS \(peakMiB) MiB")
+        #expect(try run(["gzip", "-t", output]).status == 0)
+    }
+
+    @Test(.enabled(if: environment["RUKO_SLOW_TESTS"] == "1", "slow (1 GB tree): set RUKO_SLOW_TESTS=1"))
+    func packingAGigabyteStaysUnder64MB() throws {
+        let scratch = try Scratch()
+        let tree = try makeGigabyteTree(in: scratch)
         let output = scratch.sub("big.tgz")
         let arguments = [
             "/proc/self/exe", "--testing-library", "swift-testing", "--filter", "MemoryTests/packChild",
@@ -64,6 +97,14 @@ private let environment = ProcessInfo.processInfo.environment
         #expect(try run(["gzip", "-t", output]).status == 0)
     }
 }
+
+/// Where the built executables are: `RUKO_BIN_DIR`, else next to the test bundle.
+let binDirectory: String = {
+    if let directory = environment["RUKO_BIN_DIR"], !directory.isEmpty { return directory }
+    let bundle =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: bundle).deletingLastPathComponent().path
+}()
 
 /// A "Name:   123 kB" line of /proc/self/status, in KiB.
 func statusKiB(_ field: String) -> Int? {
