@@ -3,8 +3,9 @@
 # deterministic ~100 MB tree, interleaved, in one run.
 #
 # usage: bench/pack.sh [RUNS]        (default 7 runs per tool; medians reported)
-# env:   RUKO_PACK_CMD  command that packs: invoked as `$RUKO_PACK_CMD DIR OUT.tgz`
-#                       (default: "ruko-build pack", found on PATH or in RUKO_BIN_DIR)
+# env:   RUKO_PACK_CMD  the packing command; "{dir}" and "{out}" are replaced by the tree and the
+#                       output path (without them, DIR and OUT are appended as arguments).
+#                       Default: "ruko-build pack --quiet {dir} -o {out}" (PATH or RUKO_BIN_DIR)
 #        BENCH_DIR      where the tree and outputs go (default: bench-out/ in the repository)
 #        BENCH_MB       tree size in MB (default 100)
 set -euo pipefail
@@ -15,7 +16,7 @@ root=$(cd "$here/.." && pwd)
 out=${BENCH_DIR:-$root/bench-out}
 mb=${BENCH_MB:-100}
 if [[ -n "${RUKO_BIN_DIR:-}" ]]; then PATH="$RUKO_BIN_DIR:$PATH"; fi
-pack_cmd=${RUKO_PACK_CMD:-ruko-build pack}
+pack_cmd=${RUKO_PACK_CMD:-ruko-build pack --quiet \{dir\} -o \{out\}}
 
 mkdir -p "$out"
 tree="$out/tree-${mb}mb"
@@ -34,8 +35,14 @@ python3 - "$runs" "$tree" "$out" "$pack_cmd" <<'PY'
 import os, resource, shlex, statistics, subprocess, sys, time
 
 runs, tree, out, pack_cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ruko_out = os.path.join(out, "ruko.tgz")
+ruko_argv = shlex.split(pack_cmd)
+if "{dir}" in ruko_argv or "{out}" in ruko_argv:
+    ruko_argv = [{"{dir}": tree, "{out}": ruko_out}.get(arg, arg) for arg in ruko_argv]
+else:
+    ruko_argv += [tree, ruko_out]
 tools = {
-    "ruko": shlex.split(pack_cmd) + [tree, os.path.join(out, "ruko.tgz")],
+    "ruko": ruko_argv,
     "tar czf": ["tar", "czf", os.path.join(out, "tar.tgz"), "-C", tree, "."],
     "tar -I pigz": ["tar", "-I", "pigz", "-cf", os.path.join(out, "pigz.tgz"), "-C", tree, "."],
 }
@@ -60,6 +67,7 @@ size = sum(os.path.getsize(os.path.join(d, n)) for d, _, fs in os.walk(tree) for
            if not os.path.islink(os.path.join(d, n)))
 med = {n: statistics.median(t) for n, t in times.items()}
 out_size = {n: os.path.getsize(os.path.join(out, outputs[n])) for n in outputs}
+print(f"ruko: {' '.join(shlex.quote(a) for a in ruko_argv)}")
 print(f"tree: {size / 1e6:.1f} MB in {files} files; {runs} interleaved runs per tool; "
       f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
 print()

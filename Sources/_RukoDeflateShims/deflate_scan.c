@@ -11,7 +11,6 @@ struct reader {
     size_t next_byte;  // next byte to load into `bits`
     uint64_t bits;     // buffered bits, LSB = next bit of the stream
     unsigned count;    // number of valid bits in `bits`
-    int overrun;       // set when a read went past the end of the input
 };
 
 static inline void refill(struct reader *r) {
@@ -114,7 +113,7 @@ static int build(struct huffman *h, const uint8_t *lengths, unsigned n) {
         for (unsigned i = 0; i < h->count[len]; i++, index++, code++) {
             if (len > FAST_BITS) continue;
             uint32_t reversed = reverse_bits(code, len);
-            uint16_t entry = (uint16_t)(h->symbol[index] << 4 | len);
+            uint16_t entry = (uint16_t)((unsigned)h->symbol[index] << 4 | len);
             for (uint32_t fill = reversed; fill < (1u << FAST_BITS); fill += 1u << len) h->fast[fill] = entry;
         }
         code <<= 1;
