@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "RukoCgroup", dependencies: ["RukoSystem"]),
         .target(name: "RukoCapabilities", dependencies: ["RukoSystem", "CCap"]),
         .target(name: "RukoSeccomp", dependencies: ["RukoSystem", "CSeccomp", "_RukoCShims"]),
-        .target(name: "RukoSpawn", dependencies: ["RukoSystem", "_RukoCShims"]),
+        .target(name: "RukoSpawn", dependencies: ["RukoSystem", "RukoMount", "_RukoCShims"]),
         .target(
             name: "RukoSandbox",
             dependencies: [

@@ -7,9 +7,11 @@
 #include <linux/mount.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,3 +105,15 @@ int ruko_fionread(int fd) {
 }
 
 int ruko_errno(void) { return errno; }
+
+long ruko_statfs_type(const char *path) {
+    struct statfs st;
+    return statfs(path, &st) < 0 ? -errno : (long)st.f_type;
+}
+
+int ruko_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0; }
+
+int ruko_memfd(const char *name) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}

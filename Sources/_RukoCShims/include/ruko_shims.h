@@ -187,6 +187,12 @@ int ruko_signalfd_read(int fd);
 void ruko_unblock_signals(const int *signals, size_t n);
 /// ioctl(fd, FIONREAD). Returns the number of readable bytes or -errno.
 int ruko_fionread(int fd);
+/// statfs(path).f_type, or -errno.
+long ruko_statfs_type(const char *path);
+/// pipe2(fds, O_CLOEXEC). Returns 0 or -errno.
+int ruko_pipe_cloexec(int fds[_Nonnull 2]);
+/// memfd_create(name, MFD_CLOEXEC). Returns the fd or -errno.
+int ruko_memfd(const char *name);
 /// The calling thread's errno.
 int ruko_errno(void);
 

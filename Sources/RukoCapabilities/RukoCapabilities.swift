@@ -1,1 +1,0 @@
-// RukoCapabilities: see docs/architecture.md.

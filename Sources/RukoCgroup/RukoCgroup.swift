@@ -1,1 +1,0 @@
-// RukoCgroup: see docs/architecture.md.

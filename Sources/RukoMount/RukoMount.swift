@@ -1,1 +1,0 @@
-// RukoMount: see docs/architecture.md.

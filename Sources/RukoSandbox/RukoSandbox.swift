@@ -1,1 +1,0 @@
-// RukoSandbox: see docs/architecture.md.

@@ -1,1 +1,0 @@
-// RukoSeccomp: see docs/architecture.md.

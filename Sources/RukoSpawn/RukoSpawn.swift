@@ -1,1 +1,0 @@
-// RukoSpawn: see docs/architecture.md.

@@ -1,1 +1,0 @@
-// RukoSystem: see docs/architecture.md.

@@ -1,1 +1,0 @@
-// ruko-run entry point.
