@@ -28,6 +28,8 @@ public struct ShimConfig: Sendable, Equatable {
     public var template: String = "default"
     /// The directory of installed buildpacks handed to the builder (nil: the builder's default).
     public var buildpacksDirectory: String?
+    /// Run sandboxes even where cgroup controllers for the limits are missing (hybrid hosts).
+    public var allowMissingControllers: Bool = false
     /// Seconds an HTTP call to the API may take before it is retried.
     public var httpTimeout: Double = 30
     /// How many times an idempotent call is tried in all.
@@ -111,6 +113,12 @@ public struct ShimConfig: Sendable, Equatable {
         case "buildpacks_dir": buildpacksDirectory = try absolute(value, key: key, source: source)
         case "login_user": loginUser = value
         case "template": template = value
+        case "allow_missing_controllers":
+            guard let flag = ["true": true, "yes": true, "1": true, "false": false, "no": false, "0": false][value]
+            else {
+                throw ShimError("\(source): allow_missing_controllers must be true or false", code: .configuration)
+            }
+            allowMissingControllers = flag
         case "lock_timeout": lockTimeout = try seconds(value, key: key, source: source)
         case "http_timeout": httpTimeout = try seconds(value, key: key, source: source)
         case "http_attempts":
@@ -121,7 +129,7 @@ public struct ShimConfig: Sendable, Equatable {
         default:
             throw ShimError(
                 "\(source): unknown key `\(key)` (known: api_url, api_token, state_dir, socket, hooks_dir, "
-                    + "buildpacks_dir, login_user, template, lock_timeout, http_timeout, http_attempts)",
+                    + "buildpacks_dir, login_user, template, allow_missing_controllers, lock_timeout, http_timeout, http_attempts)",
                 code: .configuration)
         }
     }
@@ -172,6 +180,7 @@ public struct ShimConfig: Sendable, Equatable {
         if let buildpacksDirectory { lines.append("buildpacks_dir = \(buildpacksDirectory)") }
         lines.append("login_user = \(loginUser)")
         lines.append("template = \(template)")
+        lines.append("allow_missing_controllers = \(allowMissingControllers)")
         lines.append("lock_timeout = \(lockTimeout)")
         lines.append("http_timeout = \(httpTimeout)")
         lines.append("http_attempts = \(httpAttempts)")
