@@ -1,1 +1,0 @@
-// RukoBuild: see docs/architecture.md.

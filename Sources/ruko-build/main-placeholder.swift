@@ -1,1 +1,0 @@
-// ruko-build entry point.
