@@ -73,7 +73,6 @@ let package = Package(
         .target(
             name: "RukoAPI",
             dependencies: [
-                "RukoSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -98,7 +97,15 @@ let package = Package(
         .testTarget(name: "RukoSandboxTests", dependencies: ["RukoSandbox", "RukoSystem"]),
         .testTarget(name: "RukoArchiveTests", dependencies: ["RukoArchive"]),
         .testTarget(name: "RukoBuildTests", dependencies: ["RukoBuild"]),
-        .testTarget(name: "RukoAPITests", dependencies: ["RukoAPI"]),
+        .testTarget(
+            name: "RukoAPITests",
+            dependencies: [
+                "RukoAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .testTarget(name: "RukoShimTests", dependencies: ["RukoShim"]),
         // Integration tests: root, real kernel, sshd, git, SQLite; they drive the built binaries.
         .testTarget(

@@ -1,1 +1,0 @@
-// RukoAPI: see docs/architecture.md.

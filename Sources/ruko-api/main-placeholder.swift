@@ -1,1 +1,0 @@
-// ruko-api entry point.
