@@ -68,6 +68,21 @@ public struct PushMetadata: Codable, Sendable, Equatable {
     }
 }
 
+/// `POST /v1/apps/{app}/authorize` answer. `repo` (a GET URL of the stored repository) is an
+/// addition the shim uses for fetches by read-only users; older APIs leave it out.
+public struct Authorization: Codable, Sendable, Equatable {
+    public struct Repo: Codable, Sendable, Equatable {
+        public var getURL: String?
+        public var exists: Bool?
+        enum CodingKeys: String, CodingKey {
+            case getURL = "get_url"
+            case exists
+        }
+    }
+    public var access: Access?
+    public var repo: Repo?
+}
+
 /// `POST /v1/apps/{app}/releases` body.
 public struct ReleaseRequest: Codable, Sendable, Equatable {
     public var slugID: String
@@ -108,7 +123,8 @@ public struct ReleaseResponse: Codable, Sendable, Equatable {
 
 /// The calls the push flow makes; a protocol so the flow can be tested against a fake.
 public protocol RukoAPI: Sendable {
-    func authorize(app: String, user: String, access: Access) throws(ShimError)
+    @discardableResult
+    func authorize(app: String, user: String, access: Access) throws(ShimError) -> Authorization
     func createPush(app: String, user: String) throws(ShimError) -> PushMetadata
     func createRelease(url: String, _ release: ReleaseRequest) throws(ShimError) -> ReleaseResponse
     /// Downloads `url` to `path`; false when the object does not exist (404).
@@ -167,16 +183,19 @@ public final class APIClient: RukoAPI, @unchecked Sendable {
         return try decode(Keys.self, data, operation: "listing keys").keys
     }
 
-    public func authorize(app: String, user: String, access: Access) throws(ShimError) {
+    @discardableResult
+    public func authorize(app: String, user: String, access: Access) throws(ShimError) -> Authorization {
         let body = try encode(["user": user, "access": access.rawValue])
         let (status, data) = try call("POST", "/v1/apps/\(app)/authorize", body: body, idempotent: true)
         switch status {
-        case 200..<300: return
+        case 200..<300: return (try? JSONDecoder().decode(Authorization.self, from: data)) ?? Authorization()
         case 403:
             let message = errorMessage(data) ?? "not an authorized user"
             throw ShimError(message, code: message.contains("read-only") ? .readOnly : .notAuthorized)
         case 404: throw ShimError(errorMessage(data) ?? "unknown app", code: .unknownApp)
-        default: try check(status, data, operation: "authorisation")
+        default:
+            try check(status, data, operation: "authorisation")
+            return Authorization()
         }
     }
 

@@ -37,6 +37,7 @@ public struct DevSSHD: Sendable {
     var binary: String { stateDirectory + "/bin/ruko-shim" }
     var socket: String { stateDirectory + "/shim.sock" }
     var configPath: String { stateDirectory + "/shim.conf" }
+    var shareDirectory: String { stateDirectory + "/share/ruko" }
     var sshdConfigPath: String { stateDirectory + "/sshd_config" }
 
     /// Creates everything sshd and the daemon need. Idempotent.
@@ -51,9 +52,14 @@ public struct DevSSHD: Sendable {
         try checkRootOwnedChain(stateDirectory)
         try makeDirectory(stateDirectory + "/bin", mode: 0o755)
         try install(executable, to: binary, mode: 0o755)
-        try makeDirectory(stateDirectory + "/hooks", mode: 0o755)
-        for name in ["pre-receive", "post-receive"] {
-            try install(hooksSource + "/" + name, to: "\(stateDirectory)/hooks/\(name)", mode: 0o755)
+        // Everything the copied binary looks up next to itself: ../share/ruko/{hooks,…}.
+        try makeDirectory(stateDirectory + "/share/ruko", mode: 0o755)
+        try installTree(hooksSource, to: shareDirectory + "/hooks")
+        for name in ["rootfs-templates", "buildpacks"] {
+            guard let source = findShareDirectory(name, from: executable) else {
+                throw ShimError("cannot find the \(name) directory next to \(executable)", code: .configuration)
+            }
+            try installTree(source, to: shareDirectory + "/" + name)
         }
         try makeDirectory(stateDirectory + "/state", mode: 0o700)
         try makeDirectory("/run/sshd", mode: 0o755)
@@ -70,11 +76,11 @@ public struct DevSSHD: Sendable {
         config.apiToken = token
         config.stateDirectory = stateDirectory + "/state"
         config.socketPath = socket
-        config.hooksDirectory = stateDirectory + "/hooks"
+        config.hooksDirectory = shareDirectory + "/hooks"
         config.loginUser = loginUser
         config.lockTimeout = lockTimeout
         config.template = template
-        config.buildpacksDirectory = buildpacksDirectory
+        config.buildpacksDirectory = buildpacksDirectory ?? shareDirectory + "/buildpacks"
         config.allowMissingControllers = true
         try writeFile(configPath, config.rendered(), mode: 0o600)
         try writeFile(sshdConfigPath, sshdConfig(), mode: 0o644)
@@ -187,6 +193,23 @@ public struct DevSSHD: Sendable {
         }
     }
 
+    /// Replaces `target` with a root-owned copy of the tree at `source`.
+    private func installTree(_ source: String, to target: String) throws(ShimError) {
+        let temporary = target + ".tmp"
+        let old = target + ".old"
+        try? FileManager.default.removeItem(atPath: temporary)
+        try? FileManager.default.removeItem(atPath: old)
+        let copy = try runProgram("/bin/cp", ["-R", "--no-preserve=ownership", source, temporary])
+        guard copy.status == 0 else { throw ShimError("cannot copy \(source): \(copy.output)", code: .system) }
+        let owner = try runProgram("/bin/chown", ["-R", "root:root", temporary])
+        guard owner.status == 0 else { throw ShimError("chown \(temporary): \(owner.output)", code: .system) }
+        let modes = try runProgram("/bin/chmod", ["-R", "go-w", temporary])
+        guard modes.status == 0 else { throw ShimError("chmod \(temporary): \(modes.output)", code: .system) }
+        if FileManager.default.fileExists(atPath: target) { _ = rename(target, old) }
+        guard rename(temporary, target) == 0 else { throw ShimError.system("rename", temporary) }
+        try? FileManager.default.removeItem(atPath: old)
+    }
+
     private func install(_ source: String, to target: String, mode: Int) throws(ShimError) {
         let temporary = target + ".tmp"
         do {
@@ -212,6 +235,22 @@ func writeFile(_ path: String, _ text: String, mode: Int) throws(ShimError) {
     close(fd)
     guard written == bytes.count else { throw ShimError.system("write", temporary) }
     guard rename(temporary, path) == 0 else { throw ShimError.system("rename", temporary) }
+}
+
+/// `../share/ruko/NAME` next to `executable`, or `NAME` in the source tree above it (the
+/// directory that holds Package.swift).
+public func findShareDirectory(_ name: String, from executable: String) -> String? {
+    let fileManager = FileManager.default
+    var directory = (executable as NSString).deletingLastPathComponent
+    let installed = ((directory as NSString).deletingLastPathComponent as NSString).appendingPathComponent("share/ruko/" + name)
+    if fileManager.fileExists(atPath: installed) { return installed }
+    while directory != "/" && !directory.isEmpty {
+        if fileManager.fileExists(atPath: directory + "/Package.swift"), fileManager.fileExists(atPath: directory + "/" + name) {
+            return directory + "/" + name
+        }
+        directory = (directory as NSString).deletingLastPathComponent
+    }
+    return nil
 }
 
 /// Finds the hooks directory: the configured one, `$RUKO_HOOKS_DIR`, `../share/ruko/hooks`

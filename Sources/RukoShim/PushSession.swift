@@ -46,9 +46,9 @@ public struct PushSession: Sendable {
         guard SSHCommand.isValidUserID(user) else {
             throw ShimError("not an authorized user", code: .badUser)
         }
-        try api.authorize(app: command.app, user: user, access: command.access)
+        let authorization = try api.authorize(app: command.app, user: user, access: command.access)
         switch command.service {
-        case .uploadPack: return try serveFetch(app: command.app, user: user)
+        case .uploadPack: return try serveFetch(app: command.app, user: user, authorization: authorization)
         case .receivePack: return try servePush(app: command.app, user: user)
         }
     }
@@ -61,11 +61,23 @@ public struct PushSession: Sendable {
 
     // MARK: fetch
 
-    private func serveFetch(app: String, user: String) throws(ShimError) -> Int32 {
-        let push = try api.createPush(app: app, user: user)
+    private func serveFetch(app: String, user: String, authorization: Authorization) throws(ShimError) -> Int32 {
+        let object: PushMetadata.Object
+        if let repo = authorization.repo {
+            object = PushMetadata.Object(getURL: repo.getURL, putURL: "", exists: repo.exists)
+        } else {
+            // Older APIs hand out the repository URL only with the push metadata (writers).
+            do {
+                object = try api.createPush(app: app, user: user).repo
+            } catch where error.code == .readOnly {
+                throw ShimError(
+                    "cannot serve a fetch to a read-only user: this ruko-api gives no repository URL on authorize",
+                    code: .apiError)
+            }
+        }
         let work = try WorkDirectory(stateDirectory: config.stateDirectory, app: app)
         defer { work.remove() }
-        let repo = try checkOutRepository(push.repo, into: work)
+        let repo = try checkOutRepository(object, into: work)
         var job = GitJob(service: .uploadPack, repository: repo)
         job.standardInput = standardInput
         job.standardOutput = standardOutput
@@ -219,7 +231,7 @@ struct HookHandler: Sendable {
                 }
                 return true
             } catch {
-                out.line(" !     \(error.message)")
+                if error.code != .buildFailed { out.line(" !     \(error.message)") }
                 out.line(" !     Push rejected to \(push.app).")
                 state.withLock { $0.failure = error }
                 return false

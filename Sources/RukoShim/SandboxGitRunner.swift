@@ -12,9 +12,9 @@ public struct SandboxGitRunner: GitRunner {
     public var template: String
     public var allowMissingControllers: Bool
     /// Cgroup limits for git (default: 256 pids).
-    public var limits: ResourceLimits?
+    public var limits: RukoSandbox.ResourceLimits?
 
-    public init(template: String, allowMissingControllers: Bool, limits: ResourceLimits? = nil) {
+    public init(template: String, allowMissingControllers: Bool, limits: RukoSandbox.ResourceLimits? = nil) {
         self.template = template
         self.allowMissingControllers = allowMissingControllers
         self.limits = limits
@@ -29,13 +29,13 @@ public struct SandboxGitRunner: GitRunner {
         var configuration = SandboxConfiguration(
             command: job.arguments(repositoryPath: GitJob.repositoryMount, hooksPath: hooks), template: rootfs)
         configuration.binds = [
-            BindMount(source: job.repository, destination: GitJob.repositoryMount, readOnly: job.service == .uploadPack)
+            RukoSandbox.BindMount(source: job.repository, destination: GitJob.repositoryMount, readOnly: job.service == .uploadPack)
         ]
         if let source = job.hooksDirectory {
-            configuration.binds.append(BindMount(source: source, destination: GitJob.hooksMount, readOnly: true))
+            configuration.binds.append(RukoSandbox.BindMount(source: source, destination: GitJob.hooksMount, readOnly: true))
         }
         if let channel = job.channelDirectory {
-            configuration.binds.append(BindMount(source: channel, destination: GitJob.channelMount, readOnly: false))
+            configuration.binds.append(RukoSandbox.BindMount(source: channel, destination: GitJob.channelMount, readOnly: false))
         }
         configuration.environment = [
             "PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "GIT_CONFIG_NOSYSTEM": "1",
@@ -44,7 +44,7 @@ public struct SandboxGitRunner: GitRunner {
         configuration.workingDirectory = GitJob.repositoryMount
         configuration.hostname = "ruko-git"
         configuration.network = .none
-        configuration.limits = limits ?? ResourceLimits(pids: 256)
+        configuration.limits = limits ?? RukoSandbox.ResourceLimits(pids: 256)
         configuration.allowMissingControllers = allowMissingControllers
         configuration.timeout = .milliseconds(Int64(job.timeout * 1000))
         configuration.standardInput = job.standardInput
@@ -60,32 +60,5 @@ public struct SandboxGitRunner: GitRunner {
             throw ShimError("the push took longer than \(Int(job.timeout)) s and was stopped", code: .system)
         }
         return outcome.exitStatus
-    }
-}
-
-/// The interim archiver: GNU tar as a separate process (`--no-same-owner`, members with `..`
-/// or absolute names refused by tar), then chown to the sandbox user.
-public struct TarArchiver: TreeArchiver {
-    public init() {}
-
-    public func pack(directory: String, to archive: String) throws(ShimError) {
-        let temporary = archive + ".tmp"
-        let result = try runProgram(
-            "/usr/bin/tar", ["--create", "--gzip", "--file", temporary, "--directory", directory, "--numeric-owner", "."])
-        guard result.status == 0 else {
-            throw ShimError("cannot pack \(directory): tar: \(result.output)", code: .system)
-        }
-        guard rename(temporary, archive) == 0 else { throw ShimError.system("rename", temporary) }
-    }
-
-    public func unpack(archive: String, to directory: String, uid: UInt32, gid: UInt32) throws(ShimError) {
-        let result = try runProgram(
-            "/usr/bin/tar",
-            ["--extract", "--gzip", "--file", archive, "--directory", directory, "--no-same-owner",
-             "--no-same-permissions", "--no-overwrite-dir"])
-        guard result.status == 0 else {
-            throw ShimError("cannot unpack \(archive): tar: \(result.output)", code: .storage)
-        }
-        try chownTree(directory, uid: uid, gid: gid)
     }
 }
