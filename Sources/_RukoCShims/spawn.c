@@ -262,9 +262,12 @@ __attribute__((noreturn)) static void command_main(const struct ruko_spawn_confi
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) fail(rfd, RUKO_STAGE_CAPBSET, c);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         fail(rfd, RUKO_STAGE_CAPBSET, -1);
-    if (setgroups(cfg->n_groups, (const gid_t *)cfg->groups) < 0) fail(rfd, RUKO_STAGE_SETGROUPS, -1);
-    if (setresgid(cfg->gid, cfg->gid, cfg->gid) < 0) fail(rfd, RUKO_STAGE_SETGID, -1);
-    if (setresuid(cfg->uid, cfg->uid, cfg->uid) < 0) fail(rfd, RUKO_STAGE_SETUID, -1);
+    // Raw system calls: glibc's wrappers broadcast to every thread it believes exists (setxid),
+    // which deadlocks in a clone child of a multi-threaded process.
+    if (syscall(SYS_setgroups, (long)cfg->n_groups, (const gid_t *)cfg->groups) < 0)
+        fail(rfd, RUKO_STAGE_SETGROUPS, -1);
+    if (syscall(SYS_setresgid, (long)cfg->gid, (long)cfg->gid, (long)cfg->gid) < 0) fail(rfd, RUKO_STAGE_SETGID, -1);
+    if (syscall(SYS_setresuid, (long)cfg->uid, (long)cfg->uid, (long)cfg->uid) < 0) fail(rfd, RUKO_STAGE_SETUID, -1);
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
     memset(data, 0, sizeof data);
