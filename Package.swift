@@ -57,7 +57,15 @@ let package = Package(
         ),
 
         // Products built on the sandbox.
-        .target(name: "RukoArchive", dependencies: ["RukoSystem", "CArchive", "CDeflate", "_RukoCShims"]),
+        // C for the parallel gzip hot path: walking libdeflate's output to join chunks.
+        .target(name: "_RukoDeflateShims", path: "Sources/_RukoDeflateShims"),
+        .target(
+            name: "RukoArchive",
+            dependencies: [
+                "CArchive", "CDeflate", "_RukoDeflateShims",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "RukoBuild",
             dependencies: [

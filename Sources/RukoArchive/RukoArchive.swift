@@ -1,1 +1,0 @@
-// RukoArchive: see docs/architecture.md.
