@@ -65,6 +65,7 @@ swift_module() { # name, swift sources...
     log "compile module $name"
     "$SWIFTC" "${SWIFT_FLAGS[@]}" "${SAN[@]}" "${EXTRA_SWIFT[@]}" -enable-testing -module-name "$name" \
         -emit-module -emit-module-path "$MODS/$name.swiftmodule" -emit-object -o "$OBJ/$name.o" "$@"
+    touch "$OBJ/$name.o" # swiftc leaves an unchanged object file's time alone
 }
 
 find_yams() {
@@ -145,7 +146,9 @@ link_target() { # target
     if stamp_ok "$exe" "$src" "${objs[@]}" "$ROOT/Tests/Fuzz/FuzzSupport.swift"; then return; fi
     log "link fuzz-$t"
     "$SWIFTC" "${SWIFT_FLAGS[@]}" "${SAN[@]}" -I "$B/cshims" -module-name "Fuzz_$t" \
-        "$src" "$ROOT/Tests/Fuzz/FuzzSupport.swift" "${objs[@]}" "${libs[@]}" -o "$exe"
+        "$src" "$ROOT/Tests/Fuzz/FuzzSupport.swift" "${objs[@]}" "${libs[@]}" -o "$exe" 2>&1 |
+        { grep -v "Cannot export local symbol '__asan" >&2 || true; }
+    [ -x "$exe" ] && [ "$exe" -nt "$src" ] || { echo "fuzz.sh: linking fuzz-$t failed" >&2; exit 2; }
 }
 
 build_all
@@ -169,6 +172,16 @@ for t in "${TARGETS[@]}"; do
     mkdir -p "$seeddir"
     find "$seeds" -maxdepth 1 -type f ! -name 'crash-*' ! -name 'timeout-*' ! -name 'oom-*' ! -name 'leak-*' \
         -exec cp {} "$seeddir/" \; 2>/dev/null || true
+    # Known findings first: each crash-* input is replayed; one that still fails is reported.
+    known=0 still=0
+    for f in "$seeds"/crash-* "$seeds"/timeout-* "$seeds"/oom-*; do
+        [ -f "$f" ] || continue
+        known=$((known + 1))
+        if ! SWIFT_BACKTRACE=enable=no "$B/bin/fuzz-$t" -timeout=5 -rss_limit_mb=2048 "$f" >"$OUT/$t/replay-$(basename "$f").log" 2>&1; then
+            still=$((still + 1))
+            echo "$t: known finding still reproduces: ${f#"$ROOT"/} ($(grep -m1 -oE 'INVARIANT VIOLATED \[[a-z-]+\]|ERROR: [A-Za-z]+: [a-z -]+' "$OUT/$t/replay-$(basename "$f").log" || echo crash))" >&2
+        fi
+    done
     # The Swift runtime's crash backtracer fights AddressSanitizer's; libFuzzer prints the trace.
     SWIFT_BACKTRACE=enable=no "$B/bin/fuzz-$t" "$work" "$seeddir" "${dict[@]}" -max_total_time="$SECONDS_EACH" -timeout=5 \
         -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 -artifact_prefix="$OUT/$t/" \
@@ -177,8 +190,12 @@ for t in "${TARGETS[@]}"; do
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logf" | tail -1 || true)
     cov=$(grep -oE 'cov: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
     ft=$(grep -oE 'ft: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
-    if [ "$rc" -eq 0 ]; then
+    if [ "$rc" -eq 0 ] && [ "$still" -eq 0 ]; then
         result=ok
+        [ "$known" -gt 0 ] && result="ok ($known known findings, all fixed)"
+    elif [ "$rc" -eq 0 ]; then
+        result="FAILED ($still of $known known findings still reproduce)"
+        failed+=("$t")
     else
         result="FAILED (exit $rc; log $logf; input $(ls -t "$OUT/$t"/{crash,timeout,oom,leak}-* 2>/dev/null | head -1 || true))"
         failed+=("$t")

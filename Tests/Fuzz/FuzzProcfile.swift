@@ -25,14 +25,17 @@ public func fuzzProcfile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     do throws(BuildError) { again = .success(try Procfile(parsing: text)) } catch { again = .failure(error) }
     require(result == again, "deterministic", "two parses of \(escaped(text)) differ")
 
-    let windows: Result<Procfile, BuildError>
-    do throws(BuildError) { windows = .success(try Procfile(parsing: crlf(text))) } catch { windows = .failure(error) }
-    switch (result, windows) {
-    case (.success(let lf), .success(let cr)):
-        require(lf.entries == cr.entries, "crlf", "LF \(lf.entries) vs CRLF \(cr.entries) for \(escaped(text))")
-    case (.failure, .failure): break
-    default:
-        require(false, "crlf", "LF gives \(result), CRLF gives \(windows) for \(escaped(text))")
+    // Checked last, so an input that breaks a more specific invariant is reported for that one.
+    defer {
+        let windows: Result<Procfile, BuildError>
+        do throws(BuildError) { windows = .success(try Procfile(parsing: crlf(text))) } catch { windows = .failure(error) }
+        switch (result, windows) {
+        case (.success(let lf), .success(let cr)):
+            require(lf.entries == cr.entries, "crlf", "LF \(lf.entries) vs CRLF \(cr.entries) for \(escaped(text))")
+        case (.failure, .failure): break
+        default:
+            require(false, "crlf", "LF gives \(result), CRLF gives \(windows) for \(escaped(text))")
+        }
     }
 
     let procfile: Procfile

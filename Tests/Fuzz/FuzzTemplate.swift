@@ -45,15 +45,18 @@ public func fuzzTemplate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = fuzzString(data, size)
     let result = parse(text)
     require(result == parse(text), "deterministic", escaped(text))
-    let windows = parse(crlf(text))
-    switch (result, windows) {
-    case (.success(let lf), .success(let cr)):
-        var renamed = cr
-        renamed.name = lf.name
-        require(lf == renamed, "crlf", "LF \(lf) vs CRLF \(cr) for \(escaped(text))")
-    case (.failure(let lf), .failure(let cr)):
-        require(lf.line == cr.line, "crlf", "LF error \(lf) vs CRLF error \(cr) for \(escaped(text))")
-    default: require(false, "crlf", "LF gives \(result), CRLF gives \(windows) for \(escaped(text))")
+    // Checked last, so an input that breaks a more specific invariant is reported for that one.
+    defer {
+        let windows = parse(crlf(text))
+        switch (result, windows) {
+        case (.success(let lf), .success(let cr)):
+            var renamed = cr
+            renamed.name = lf.name
+            require(lf == renamed, "crlf", "LF \(lf) vs CRLF \(cr) for \(escaped(text))")
+        case (.failure(let lf), .failure(let cr)):
+            require(lf.line == cr.line, "crlf", "LF error \(lf) vs CRLF error \(cr) for \(escaped(text))")
+        default: require(false, "crlf", "LF gives \(result), CRLF gives \(windows) for \(escaped(text))")
+        }
     }
 
     let lineCount = text.utf8.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }

@@ -1,0 +1,53 @@
+import RukoMount
+import RukoSystem
+import Testing
+
+@testable import RukoSandbox
+
+/// Inputs the rootfs-template fuzzer found (Tests/Fuzz/FuzzTemplate.swift; docs/fuzzing.md). Each
+/// one is also kept as `Tests/Fuzz/corpus/template/crash-*`.
+@Suite("Fuzz regressions: rootfs templates")
+struct TemplateFuzzRegressionTests {
+    func parse(_ text: String) throws(TemplateError) -> RootfsTemplate {
+        try RootfsTemplate.parse(text, name: "fuzz")
+    }
+
+    /// crash-crlf: Swift reads "\r\n" as one Character, so splitting on "\n" kept a CRLF file as
+    /// one line, and "\r\n" ended up inside paths.
+    @Test func crlfTemplateParsesLikeLF() throws {
+        let lf = try parse("ro-bind /usr\nproc /proc\nhostname crlf\n")
+        let crlf = try parse("ro-bind /usr\r\nproc /proc\r\nhostname crlf\r\n")
+        #expect(crlf == lf)
+        #expect(crlf.entries == [.bind(source: "/usr", destination: "/usr", readOnly: true, optional: false), .proc(destination: "/proc")])
+        #expect(crlf.hostname == "crlf")
+    }
+
+    /// crash-hidden-dotdot: U+0600 is a "prepend" character, so "\u{600}/" is one Character and
+    /// the Character-wise split on "/" does not see the `..` component the kernel will resolve.
+    @Test func dotDotBehindAPrependCharacterIsRefused() {
+        #expect(throws: TemplateError.self) { try parse("tmpfs /x\u{600}/../etc\n") }
+        #expect(throws: TemplateError.self) { try parse("ro-bind /usr/lib\u{600}/../../etc /data\n") }
+        #expect(throws: TemplateError.self) { try parse("app /app\u{600}/..\n") }
+    }
+
+    /// The planner's own check (defence in depth) has the same Character-wise split.
+    @Test func plannerRefusesDotDotBehindAPrependCharacter() {
+        let kernel = FakeKernel()
+        #expect(throws: MountPlanError.self) {
+            try MountPlanner(kernel: kernel).plan([.tmpfs(destination: "/x\u{600}/../etc", options: "mode=0755")], root: "/r")
+        }
+    }
+
+    /// crash-env-nul: a NUL in an env entry would silently cut the value at execve.
+    @Test func nulInEnvIsRefused() {
+        #expect(throws: TemplateError.self) { try parse("ro-bind /usr\nenv PATH=/usr/bin:/\0bin\n") }
+        #expect(throws: TemplateError.self) { try parse("ro-bind /usr\nenv PA\0TH=/usr/bin\n") }
+    }
+
+    /// crash-tmpfs-unicode-digits: `isLetter`/`isNumber` accept non-ASCII letters and digits
+    /// ("١٢"), which the kernel's tmpfs option parser then rejects at run time.
+    @Test func tmpfsOptionsAreASCII() {
+        #expect(throws: TemplateError.self) { try parse("tmpfs /t size=\u{661}\u{662}m\n") }
+        #expect(throws: TemplateError.self) { try parse("tmpfs /t modé=0755\n") }
+    }
+}
