@@ -38,6 +38,13 @@ struct TemplateFuzzRegressionTests {
         }
     }
 
+    /// crash-long-path (found by review of the `path` invariant): the length limit counts
+    /// Characters, so 3000 "a\u{301}" pass as 3000 while the kernel sees 9001 bytes (PATH_MAX 4096).
+    @Test func pathLengthIsCountedInBytes() {
+        let long = "/" + String(repeating: "a\u{301}", count: 3000)
+        #expect(throws: TemplateError.self) { try parse("tmpfs \(long)\n") }
+    }
+
     /// crash-env-nul: a NUL in an env entry would silently cut the value at execve.
     @Test func nulInEnvIsRefused() {
         #expect(throws: TemplateError.self) { try parse("ro-bind /usr\nenv PATH=/usr/bin:/\0bin\n") }
