@@ -192,7 +192,9 @@ for t in "${TARGETS[@]}"; do
     ft=$(grep -oE 'ft: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
     if [ "$rc" -eq 0 ] && [ "$still" -eq 0 ]; then
         result=ok
-        [ "$known" -gt 0 ] && result="ok ($known known findings, all fixed)"
+        if [ "$known" -gt 0 ]; then
+            result="ok ($known known findings no longer fail${RUKO_FUZZ_ALLOW:+ with RUKO_FUZZ_ALLOW=$RUKO_FUZZ_ALLOW})"
+        fi
     elif [ "$rc" -eq 0 ]; then
         result="FAILED ($still of $known known findings still reproduce)"
         failed+=("$t")

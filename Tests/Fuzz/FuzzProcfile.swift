@@ -28,7 +28,9 @@ public func fuzzProcfile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // Checked last, so an input that breaks a more specific invariant is reported for that one.
     defer {
         let windows: Result<Procfile, BuildError>
-        do throws(BuildError) { windows = .success(try Procfile(parsing: crlf(text))) } catch { windows = .failure(error) }
+        do throws(BuildError) { windows = .success(try Procfile(parsing: crlf(text))) } catch {
+            windows = .failure(error)
+        }
         switch (result, windows) {
         case (.success(let lf), .success(let cr)):
             require(lf.entries == cr.entries, "crlf", "LF \(lf.entries) vs CRLF \(cr.entries) for \(escaped(text))")

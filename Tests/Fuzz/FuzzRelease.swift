@@ -49,15 +49,20 @@ public func fuzzRelease(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let alone = MergedRelease(buildpacks: [(name: "only", release: release)], procfile: nil)
     require(alone.processTypes == release.defaultProcessTypes, "merge", "\(alone)")
     require(alone.configVars == release.configVars, "merge", "\(alone)")
-    require(alone.origins.values.allSatisfy { $0 == "only" } && alone.origins.count == alone.processTypes.count, "merge", "\(alone)")
+    require(
+        alone.origins.values.allSatisfy { $0 == "only" } && alone.origins.count == alone.processTypes.count, "merge",
+        "\(alone)")
     if let (type, _) = release.defaultProcessTypes.first {
         do throws(BuildError) {
             let procfile = try Procfile(parsing: "\(type): from-procfile\n")
             let merged = MergedRelease(
                 buildpacks: [(name: "a", release: release), (name: "b", release: release)], procfile: procfile)
-            require(merged.processTypes[type] == "from-procfile" && merged.origins[type] == "Procfile", "merge", "\(merged)")
             require(
-                merged.origins.filter { $0.key != type }.values.allSatisfy { $0 == "b" }, "merge", "later buildpack wins: \(merged)")
+                merged.processTypes[type] == "from-procfile" && merged.origins[type] == "Procfile", "merge", "\(merged)"
+            )
+            require(
+                merged.origins.filter { $0.key != type }.values.allSatisfy { $0 == "b" }, "merge",
+                "later buildpack wins: \(merged)")
         } catch {
             require(false, "process-type", "accepted type \(escaped(type)) is not a Procfile type: \(error)")
         }

@@ -63,12 +63,16 @@ public func fuzzSlugIgnore(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     for rule in ignore.rules where isLiteral(rule.pattern) {
         let literal = String(decoding: rule.pattern, as: UTF8.self)
         require(
-            ignore.excludes(literal, isDirectory: true), "literal", "\(escaped(rule.source)) does not exclude \(escaped(literal))")
+            ignore.excludes(literal, isDirectory: true), "literal",
+            "\(escaped(rule.source)) does not exclude \(escaped(literal))")
         if !rule.directoryOnly {
-            require(ignore.excludes(literal, isDirectory: false), "literal", "\(escaped(rule.source)) file \(escaped(literal))")
+            require(
+                ignore.excludes(literal, isDirectory: false), "literal",
+                "\(escaped(rule.source)) file \(escaped(literal))")
         }
         if !rule.anchored {
-            require(ignore.excludes("deep/er/" + literal, isDirectory: true), "literal", "\(escaped(rule.source)) at depth")
+            require(
+                ignore.excludes("deep/er/" + literal, isDirectory: true), "literal", "\(escaped(rule.source)) at depth")
         }
     }
 
@@ -82,12 +86,17 @@ public func fuzzSlugIgnore(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             // (ASCII only: the normalisation is meant for ASCII `./` and `/`; a combining mark
             // after them makes a different character.)
-            let base = path.utf8.first == UInt8(ascii: "/") ? String(decoding: path.utf8.dropFirst(), as: UTF8.self) : path
+            let base =
+                path.utf8.first == UInt8(ascii: "/") ? String(decoding: path.utf8.dropFirst(), as: UTF8.self) : path
             if path.utf8.allSatisfy({ $0 < 0x80 }), !base.isEmpty, !base.hasPrefix("/"), !base.hasPrefix("./") {
-                require(answer == ignore.excludes("./" + base, isDirectory: isDirectory), "normalise", "./\(escaped(base))")
-                require(answer == ignore.excludes("/" + base, isDirectory: isDirectory), "normalise", "/\(escaped(base))")
+                require(
+                    answer == ignore.excludes("./" + base, isDirectory: isDirectory), "normalise", "./\(escaped(base))")
+                require(
+                    answer == ignore.excludes("/" + base, isDirectory: isDirectory), "normalise", "/\(escaped(base))")
                 if !base.hasSuffix("/") {
-                    require(answer == ignore.excludes(base + "/", isDirectory: isDirectory), "normalise", "\(escaped(base))/")
+                    require(
+                        answer == ignore.excludes(base + "/", isDirectory: isDirectory), "normalise",
+                        "\(escaped(base))/")
                 }
             }
             let components = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
@@ -96,8 +105,9 @@ public func fuzzSlugIgnore(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             // Not excluded: then no directory above it may be excluded. (Paths from the tree walk
             // never have empty components; `a//b` is not normalised, and need not be.)
-            if answer || path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
-                .dropLast().contains(where: \.isEmpty)
+            if answer
+                || path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
+                    .dropLast().contains(where: \.isEmpty)
             {
                 continue
             }

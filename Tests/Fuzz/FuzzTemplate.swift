@@ -14,14 +14,13 @@
 // - tmpfs options are ASCII `[A-Za-z0-9=,_-]` (`tmpfs-options`), the hostname ASCII
 //   `[A-Za-z0-9.-]{1,64}` (`hostname`), env keys non-empty without `=` (`env`), dir modes ≤ 07777;
 // - CRLF files parse like LF files (`crlf`); deterministic.
-#if canImport(Glibc)
-    import Glibc
-#endif
 @testable import RukoMount
 @testable import RukoSandbox
 
 private func parse(_ text: String) -> Result<RootfsTemplate, TemplateError> {
-    do throws(TemplateError) { return .success(try RootfsTemplate.parse(text, name: "fuzz")) } catch { return .failure(error) }
+    do throws(TemplateError) { return .success(try RootfsTemplate.parse(text, name: "fuzz")) } catch {
+        return .failure(error)
+    }
 }
 
 private func checkPath(_ path: String, _ what: String) {
@@ -103,7 +102,8 @@ public func fuzzTemplate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(
             !bytes.isEmpty && bytes.count <= 64
                 && bytes.allSatisfy { b in
-                    (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b == 0x2d || b == 0x2e
+                    (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b == 0x2d
+                        || b == 0x2e
                 }, "hostname", escaped(hostname))
     }
     for (key, value) in template.environment {

@@ -18,7 +18,11 @@ struct TemplateFuzzRegressionTests {
         let lf = try parse("ro-bind /usr\nproc /proc\nhostname crlf\n")
         let crlf = try parse("ro-bind /usr\r\nproc /proc\r\nhostname crlf\r\n")
         #expect(crlf == lf)
-        #expect(crlf.entries == [.bind(source: "/usr", destination: "/usr", readOnly: true, optional: false), .proc(destination: "/proc")])
+        #expect(
+            crlf.entries == [
+                .bind(source: "/usr", destination: "/usr", readOnly: true, optional: false),
+                .proc(destination: "/proc"),
+            ])
         #expect(crlf.hostname == "crlf")
     }
 
@@ -34,7 +38,8 @@ struct TemplateFuzzRegressionTests {
     @Test func plannerRefusesDotDotBehindAPrependCharacter() {
         let kernel = FakeKernel()
         #expect(throws: MountPlanError.self) {
-            try MountPlanner(kernel: kernel).plan([.tmpfs(destination: "/x\u{600}/../etc", options: "mode=0755")], root: "/r")
+            try MountPlanner(kernel: kernel).plan(
+                [.tmpfs(destination: "/x\u{600}/../etc", options: "mode=0755")], root: "/r")
         }
     }
 
