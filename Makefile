@@ -47,7 +47,7 @@ build-tests: deps
 
 ## demo: build the bundled python example into a slug, unpack it, run its web process, request it.
 demo: build
-	RUKO_BIN_DIR=$(BIN_DEBUG) scripts/demo.sh
+	RUKO_BIN_DIR=$(BIN_DEBUG) scripts/demo.sh python
 
 ## test: unit tests, root integration tests (real kernel, sshd, git, SQLite), the cgroup-v2 VM
 ## suite and a reduced soak. Integration tests need root; in CI they run, never skip.
@@ -83,7 +83,7 @@ bench-pack:
 	RUKO_BIN_DIR=$(BIN_RELEASE) bench/pack.sh
 
 bench-build:
-	RUKO_BIN_DIR=$(BIN_RELEASE) bench/build.sh
+	RUKO_BIN_DIR=$(BIN_RELEASE) bench/build.sh 30
 
 bench-push:
 	RUKO_BIN_DIR=$(BIN_RELEASE) bench/push.sh

@@ -78,10 +78,9 @@ for i in range(runs):
     for n in available:
         times[n].append(once(n, i))
 
-# ruko-run's peak RSS, measured alone.
-before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-rss_proc = subprocess.run([ruko, "--", "/bin/true"], stdout=subprocess.DEVNULL)
-rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+# ruko-run's peak RSS, measured alone: a fresh Python parent runs only ruko-run.
+probe = "import resource,subprocess,sys; subprocess.run(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+rss_kb = int(subprocess.run([sys.executable, "-c", probe, ruko, "--", "/bin/true"], capture_output=True, text=True).stdout)
 
 med = {n: statistics.median(v) * 1000 for n, v in times.items()}
 print(f"runs per contender: {runs} (interleaved), {os.cpu_count()} cores")
@@ -91,5 +90,5 @@ for n in available:
     vb = med[n] / med["bwrap"] if "bwrap" in med else float("nan")
     vr = med[n] / med["runc"] if "runc" in med else float("nan")
     print(f"{n:<18}{med[n]:>10.2f}{p90:>10.2f}{vb:>9.2f}x{vr:>9.2f}x")
-print(f"ruko-run peak RSS: {max(rss_kb, before) / 1024:.1f} MB (ru_maxrss of the largest child so far: {rss_kb} kB)")
+print(f"ruko-run peak RSS: {rss_kb / 1024:.1f} MB (ru_maxrss)")
 shutil.rmtree(work, ignore_errors=True)

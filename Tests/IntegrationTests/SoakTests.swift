@@ -20,7 +20,9 @@ struct SoakTests {
         return config
     }
 
-    func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+    func openDescriptors() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1
+    }
 
     func residentKB() -> Int {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
@@ -90,10 +92,13 @@ struct SoakTests {
         #expect(processes(matching: "echo soak").isEmpty)
         let rssEnd = residentKB()
         // Allocator noise is a few hundred kB; a leak per run would be runs × its size.
-        #expect(rssAfterSequential - rssWarm < 4096, "RSS grew \(rssWarm) → \(rssAfterSequential) kB over \(sequential) runs")
+        #expect(
+            rssAfterSequential - rssWarm < 4096,
+            "RSS grew \(rssWarm) → \(rssAfterSequential) kB over \(sequential) runs")
         print(
             "soak: \(sequential) sequential runs in \(sequentialTime) (\(sequentialTime / max(sequential, 1)) each), "
-                + "\(parallel) parallel; RSS \(rssWarm) → \(rssAfterSequential) → \(rssEnd) kB; fds \(fdsBefore) → \(openDescriptors())")
+                + "\(parallel) parallel; RSS \(rssWarm) → \(rssAfterSequential) → \(rssEnd) kB; fds \(fdsBefore) → \(openDescriptors())"
+        )
     }
 
     @Test func theRuntimeBinaryPeakRssIsSmallAndFlat() throws {

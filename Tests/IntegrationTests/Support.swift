@@ -1,4 +1,5 @@
 import Foundation
+import RukoMountTable
 import RukoSystem
 import Testing
 
@@ -67,9 +68,11 @@ func runProcess(
         throw TestFailure("\(executable) \(arguments) did not finish in \(timeout) s")
     }
     process.waitUntilExit()
-    let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    let status =
+        process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     return ProcessResult(
-        status: status, stdout: String(decoding: box.out, as: UTF8.self), stderr: String(decoding: box.err, as: UTF8.self))
+        status: status, stdout: String(decoding: box.out, as: UTF8.self),
+        stderr: String(decoding: box.err, as: UTF8.self))
 }
 
 /// Runs `ruko-run ARGS`.
@@ -113,9 +116,10 @@ func currentLeftovers() -> Leftovers {
     let cgroups = ((try? FileManager.default.contentsOfDirectory(atPath: cgroupRoot)) ?? [])
         .filter { name in
             var isDir: ObjCBool = false
-            return FileManager.default.fileExists(atPath: cgroupRoot + "/" + name, isDirectory: &isDir) && isDir.boolValue
+            return FileManager.default.fileExists(atPath: cgroupRoot + "/" + name, isDirectory: &isDir)
+                && isDir.boolValue
         }
-    let mounts = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8))?.split(separator: "\n").count ?? -1
+    let mounts = (try? MountTable.read())?.count ?? -1
     let rootfs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/ruko/rootfs")) ?? []
     return Leftovers(cgroups: cgroups.sorted(), mountCount: mounts, rootfsEntries: rootfs)
 }
@@ -124,7 +128,9 @@ func currentLeftovers() -> Leftovers {
 func processes(matching marker: String) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap { Int32($0) }.filter { pid in
-        guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else {
+            return false
+        }
         let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
         return cmd.contains(marker) && !cmd.contains("ruko-run") && !cmd.contains("/bin/sh -c")
     }

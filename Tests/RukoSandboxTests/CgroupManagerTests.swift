@@ -23,7 +23,9 @@ struct CgroupManagerTests {
         k.addFile(path + "/cgroup.subtree_control", "")
         k.addFile(path + "/cgroup.events", "populated 0\nfrozen 0\n")
         k.addFile(path + "/cgroup.kill", "")
-        for f in ["memory.max", "memory.swap.max", "pids.max", "cpu.max", "memory.events"] { k.addFile(path + "/" + f, "") }
+        for f in ["memory.max", "memory.swap.max", "pids.max", "cpu.max", "memory.events"] {
+            k.addFile(path + "/" + f, "")
+        }
     }
 
     @Test func discoversPureV2AndHybridAndNothing() throws {
@@ -80,11 +82,13 @@ struct CgroupManagerTests {
             try manager.create(in: root, name: "1-0", limits: CgroupLimits(pids: 10), allowMissingControllers: false)
         } throws: { error in
             let text = "\(error)"
-            return text.contains("pids controller") && text.contains("--pids") && text.contains("--allow-missing-controllers")
+            return text.contains("pids controller") && text.contains("--pids")
+                && text.contains("--allow-missing-controllers")
         }
         #expect(!k.directoryExists("/sys/fs/cgroup/ruko/1-0"))
         materialise(k, "/sys/fs/cgroup/ruko/1-1", controllers: "")
-        let run = try manager.create(in: root, name: "1-1", limits: CgroupLimits(pids: 10), allowMissingControllers: true)
+        let run = try manager.create(
+            in: root, name: "1-1", limits: CgroupLimits(pids: 10), allowMissingControllers: true)
         #expect(run.warnings.count == 1)
         #expect(run.warnings[0].contains("--pids is not enforced"))
         #expect(k.contents(of: "/sys/fs/cgroup/ruko/1-1/pids.max") == "")
@@ -93,7 +97,8 @@ struct CgroupManagerTests {
     @Test func oomKillsAreReadFromMemoryEvents() throws {
         let k = pureV2()
         materialise(k, "/sys/fs/cgroup/ruko/1-0", controllers: "memory")
-        k.addFile("/sys/fs/cgroup/ruko/1-0/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
+        k.addFile(
+            "/sys/fs/cgroup/ruko/1-0/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
         let run = RunCgroup(path: "/sys/fs/cgroup/ruko/1-0", warnings: [], hasMemoryController: true)
         #expect(CgroupManager(kernel: k).oomKills(run) == 1)
     }
@@ -104,6 +109,18 @@ struct CgroupManagerTests {
         k.addFile("/sys/fs/cgroup/ruko/1-0/cgroup.events", "populated 1\n")
         try CgroupManager(kernel: k).destroy("/sys/fs/cgroup/ruko/1-0")
         #expect(k.calls == ["write /sys/fs/cgroup/ruko/1-0/cgroup.kill 1", "rmdir /sys/fs/cgroup/ruko/1-0"])
+    }
+
+    @Test func withoutCgroupKillItFreezesKillsAndThaws() throws {
+        let k = pureV2()
+        k.addFile("/sys/fs/cgroup/ruko/1-0/cgroup.freeze", "0")
+        // pids beyond pid_max: the SIGKILLs go nowhere.
+        k.addFile("/sys/fs/cgroup/ruko/1-0/cgroup.procs", "2147483600\n2147483601\n")
+        CgroupManager(kernel: k).killAll("/sys/fs/cgroup/ruko/1-0")
+        #expect(
+            k.calls == [
+                "write /sys/fs/cgroup/ruko/1-0/cgroup.freeze 1", "write /sys/fs/cgroup/ruko/1-0/cgroup.freeze 0",
+            ])
     }
 
     @Test func staleCgroupsOfDeadRunsAreSwept() throws {

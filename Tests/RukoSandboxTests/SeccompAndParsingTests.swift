@@ -14,7 +14,8 @@ struct SeccompTests {
             "mount", "umount2", "unshare", "setns", "bpf", "perf_event_open", "fsopen", "fsmount", "move_mount",
             "open_tree", "keyctl", "add_key", "request_key", "userfaultfd", "kexec_load", "kexec_file_load",
             "io_uring_setup", "io_uring_enter", "io_uring_register", "init_module", "finit_module", "delete_module",
-            "reboot", "swapon", "swapoff", "acct", "quotactl", "syslog", "ptrace", "process_vm_readv", "process_vm_writev",
+            "reboot", "swapon", "swapoff", "acct", "quotactl", "syslog", "ptrace", "process_vm_readv",
+            "process_vm_writev",
         ] {
             #expect(unconditional.contains(name), "\(name) is not refused")
         }
@@ -29,17 +30,26 @@ struct SeccompTests {
         let program = try SeccompCompiler.defaultProgram.get()
         #expect(program.bytes.count % 8 == 0)
         #expect(program.instructionCount > 60)
-        #expect(program.unknownSyscalls.allSatisfy { ["create_module", "get_kernel_syms", "query_module", "uselib", "nfsservctl", "stime", "quotactl_fd"].contains($0) })
+        #expect(
+            program.unknownSyscalls.allSatisfy {
+                ["create_module", "get_kernel_syms", "query_module", "uselib", "nfsservctl", "stime", "quotactl_fd"]
+                    .contains($0)
+            })
     }
 
     @Test func unknownSyscallsAreReportedNotFatal() throws {
-        let program = try SeccompCompiler.compile(SeccompProfile(rules: [SeccompRule("no_such_syscall_x"), SeccompRule("mount")]))
+        let program = try SeccompCompiler.compile(
+            SeccompProfile(rules: [SeccompRule("no_such_syscall_x"), SeccompRule("mount")]))
         #expect(program.unknownSyscalls == ["no_such_syscall_x"])
     }
 }
 
 struct ParsingTests {
-    @Test(arguments: [("512", 512), ("64k", 65536), ("64M", 67_108_864), ("1.5G", 1_610_612_736), ("2gib", 2_147_483_648), ("500MB", 524_288_000)] as [(String, UInt64)])
+    @Test(
+        arguments: [
+            ("512", 512), ("64k", 65536), ("64M", 67_108_864), ("1.5G", 1_610_612_736), ("2gib", 2_147_483_648),
+            ("500MB", 524_288_000),
+        ] as [(String, UInt64)])
     func sizes(text: String, bytes: UInt64) { #expect(ValueParser.size(text) == bytes) }
 
     @Test(arguments: ["", "lots", "-1M", "12Q", "1e400"])

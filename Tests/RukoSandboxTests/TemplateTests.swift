@@ -22,19 +22,20 @@ struct TemplateTests {
             env PATH=/usr/bin:/bin
             """
         let t = try RootfsTemplate.parse(text, name: "t")
-        #expect(t.entries == [
-            .bind(source: "/usr", destination: "/usr", readOnly: true, optional: false),
-            .bind(source: "/lib64", destination: "/lib64", readOnly: true, optional: true),
-            .bind(source: "/srv/data", destination: "/data", readOnly: false, optional: false),
-            .tmpfs(destination: "/tmp", options: "size=64m,mode=1777"),
-            .proc(destination: "/proc"),
-            .dev(destination: "/dev"),
-            .mask(path: "/proc/kcore"),
-            .mask(path: "/proc/keys"),
-            .readOnly(path: "/proc/sys"),
-            .directory(path: "/app", mode: 0o750),
-            .symlink(target: "usr/bin", path: "/bin"),
-        ])
+        #expect(
+            t.entries == [
+                .bind(source: "/usr", destination: "/usr", readOnly: true, optional: false),
+                .bind(source: "/lib64", destination: "/lib64", readOnly: true, optional: true),
+                .bind(source: "/srv/data", destination: "/data", readOnly: false, optional: false),
+                .tmpfs(destination: "/tmp", options: "size=64m,mode=1777"),
+                .proc(destination: "/proc"),
+                .dev(destination: "/dev"),
+                .mask(path: "/proc/kcore"),
+                .mask(path: "/proc/keys"),
+                .readOnly(path: "/proc/sys"),
+                .directory(path: "/app", mode: 0o750),
+                .symlink(target: "usr/bin", path: "/bin"),
+            ])
         #expect(t.hostname == "box-1")
         #expect(t.environment == ["PATH": "/usr/bin:/bin"])
         #expect(t.appDestination == "/app")

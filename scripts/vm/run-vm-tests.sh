@@ -66,11 +66,23 @@ fi
 [[ $ruko_run == /* || -e $ruko_run ]] || ruko_run=$repo/$ruko_run
 [[ -x $ruko_run ]] || die "$ruko_run is missing or not executable; build it first: swift build --product ruko-run"
 ruko_run=$(realpath "$ruko_run")
-# The guest sees the host root, but with its own tmpfs over these directories.
+# The guest sees the host root, but with its own tmpfs over these directories. A binary or a
+# checkout under one of them (CI may clone into /tmp) is staged where the guest can see it:
+# the binary and the templates it looks up next to itself (../share/ruko/rootfs-templates).
+guest_repo=$repo
 for hidden in /tmp /run /var/tmp /proc /sys /dev; do
-    case $ruko_run/ in "$hidden"/*) die "$ruko_run is under $hidden, which the guest replaces with its own; build it elsewhere" ;; esac
-    case $repo/ in "$hidden"/*) die "the repository $repo is under $hidden, which the guest replaces with its own" ;; esac
+    case $ruko_run/ in "$hidden"/*) stage_needed=1 ;; esac
+    case $repo/ in "$hidden"/*) guest_repo=/ ;; esac
 done
+if [[ -n ${stage_needed:-} ]]; then
+    stage=${RUKO_VM_STAGE:-/var/cache/ruko-vm}/stage-$$
+    mkdir -p "$stage/bin" "$stage/share/ruko"
+    cp "$ruko_run" "$stage/bin/ruko-run"
+    cp -R "$repo/rootfs-templates" "$stage/share/ruko/rootfs-templates"
+    trap 'rm -rf "$stage"' EXIT
+    echo "run-vm-tests: $ruko_run is hidden in the guest; staged as $stage/bin/ruko-run"
+    ruko_run=$stage/bin/ruko-run
+fi
 
 # --- kernel ------------------------------------------------------------------------------------
 kver=${RUKO_VM_KERNEL:-}
@@ -176,7 +188,7 @@ rm -rf "$out"
 mkdir -p "$out"
 {
     printf 'RUKO_RUN=%q\n' "$ruko_run"
-    printf 'RUKO_REPO=%q\n' "$repo"
+    printf 'RUKO_REPO=%q\n' "$guest_repo"
     [[ -n ${RUKO_VM_CGROUP_ROOT:-} ]] && printf 'RUKO_VM_CGROUP_ROOT=%q\n' "$RUKO_VM_CGROUP_ROOT"
     [[ -n ${RUKO_VM_CASES:-} ]] && printf 'RUKO_VM_CASES=%q\n' "$RUKO_VM_CASES"
 } >"$out/config.env"
