@@ -60,6 +60,21 @@ public enum DaemonClient {
         }
         try UnixSocket.send(fd, payload: payload, fds: fds)
         shutdown(fd, Int32(SHUT_WR))
+        if let watched = fds.dropFirst().first {
+            // While the daemon works, notice when sshd closes the channel (the client went away):
+            // exiting closes this connection, and the daemon stops the session.
+            while true {
+                var polled = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: watched, events: 0, revents: 0)]
+                if poll(&polled, 2, -1) < 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
+                if polled[0].revents != 0 { break }
+                if (polled[1].revents & (Int16(POLLERR) | Int16(POLLHUP))) != 0 {
+                    throw ShimError("the client went away", code: .daemon)
+                }
+            }
+        }
         let answer = UnixSocket.readAll(fd)
         guard !answer.isEmpty else {
             throw ShimError("the ruko shim daemon closed the connection without an answer; see its log", code: .daemon)

@@ -169,6 +169,7 @@ public struct PushSession: Sendable {
 struct DeployState: Sendable {
     var built: BuiltSlug?
     var commit: String?
+    var deployRef: String?
     var failure: ShimError?
 }
 
@@ -228,6 +229,7 @@ struct HookHandler: Sendable {
                 state.withLock {
                     $0.built = built
                     $0.commit = deploy.new
+                    $0.deployRef = deploy.ref
                 }
                 return true
             } catch {
@@ -244,6 +246,11 @@ struct HookHandler: Sendable {
         let snapshot = state.withLock { $0 }
         channel.answer { out in
             do throws(ShimError) {
+                if let ref = snapshot.deployRef {
+                    // Clones check out the deployed branch (git init's HEAD may name another).
+                    try writeFile(repo + "/HEAD", "ref: \(ref)\n", mode: 0o644)
+                    try chownTree(repo + "/HEAD", uid: session.sandboxUID, gid: session.sandboxGID)
+                }
                 let repoArchive = work.path + "/repo.tgz"
                 try session.archiver.pack(directory: repo, to: repoArchive)
                 try session.api.upload(file: repoArchive, to: push.repo.putURL, what: "repository")

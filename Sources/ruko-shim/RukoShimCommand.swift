@@ -17,6 +17,15 @@ struct RukoShimCommand: ParsableCommand {
         ])
 }
 
+/// Starts from a clean signal state: a parent (a test runner, a service manager) may have left
+/// signals blocked, and blocked SIGTERM would make the daemon and its workers unstoppable.
+func resetSignals() {
+    var none = sigset_t()
+    sigemptyset(&none)
+    sigprocmask(SIG_SETMASK, &none, nil)
+    signal(SIGPIPE, SIG_IGN)
+}
+
 /// Prints ` !  message` on stderr and exits 1.
 func refuse(_ error: ShimError) -> Never {
     FileHandle.standardError.write(Data((error.userLine + "\n").utf8))
@@ -47,7 +56,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Configuration file (root-only mode).") var config: String?
 
     func run() throws {
-        signal(SIGPIPE, SIG_IGN)
+        resetSignals()
         let original = ProcessInfo.processInfo.environment["SSH_ORIGINAL_COMMAND"]
         let command: SSHCommand
         do { command = try SSHCommand.parse(original) } catch { refuse(error) }
@@ -74,7 +83,7 @@ struct Session: ParsableCommand {
     @Option var config: String?
 
     func run() throws {
-        signal(SIGPIPE, SIG_IGN)
+        resetSignals()
         let command: SSHCommand
         do { command = try SSHCommand.parse(ProcessInfo.processInfo.environment["SSH_ORIGINAL_COMMAND"]) } catch {
             refuse(error)
@@ -167,7 +176,7 @@ struct Daemon: ParsableCommand {
     var allowUser: [String] = []
 
     func run() throws {
-        signal(SIGPIPE, SIG_IGN)
+        resetSignals()
         var settings = loadConfig(config)
         if let socket { settings.socketPath = socket }
         let names = allowUser.isEmpty ? [settings.loginUser] : allowUser
@@ -203,6 +212,7 @@ struct DevSSHDCommand: ParsableCommand {
     @Option(help: "Buildpacks directory handed to the builder.") var buildpacksDir: String?
 
     func run() throws {
+        resetSignals()
         guard let hooks = findHooksDirectory(configured: ProcessInfo.processInfo.environment["RUKO_HOOKS_DIR"]) else {
             refuse(ShimError("cannot find the ruko hooks directory; set RUKO_HOOKS_DIR", code: .configuration))
         }
