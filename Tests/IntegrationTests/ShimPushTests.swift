@@ -218,6 +218,7 @@ struct ShimPushTests {
     @Test("API down: a clear message naming the API, exit 1")
     func apiDown() throws {
         let cluster = try ShimCluster()
+        FileManager.default.createFile(atPath: cluster.root + "/empty.conf", contents: Data())
         cluster.stopAPI()
         // Key lookups go through the API too, so over ssh the key is simply not accepted...
         let overSSH = try cluster.ssh("alice", "git-receive-pack 'demo.git'")
@@ -229,7 +230,7 @@ struct ShimPushTests {
             environment: [
                 "SSH_ORIGINAL_COMMAND": "git-receive-pack 'demo.git'", "RUKO_API_URL": cluster.apiURL,
                 "RUKO_API_TOKEN": cluster.token, "RUKO_SHIM_STATE_DIR": cluster.root + "/direct",
-                "RUKO_SHIM_CONFIG": "/dev/null",
+                "RUKO_SHIM_CONFIG": cluster.root + "/empty.conf",
             ])
         #expect(serve.status == 1)
         #expect(serve.output.hasPrefix(" !  the ruko API at \(cluster.apiURL) is unreachable: "), "\(serve.output)")
@@ -251,9 +252,16 @@ struct ShimPushTests {
             #expect(result.status == 1, "\(command): \(result.output)")
             #expect(result.output.hasPrefix(" !  "), "\(command): \(result.output)")
         }
-        let interactive = try cluster.ssh("alice", nil, tty: true)
-        #expect(interactive.status != 0)
-        #expect(interactive.output.contains("interactive sessions are not available"), "\(interactive.output)")
+        // A pty request: sshd refuses it (restrict, PermitTTY no) and the client gives up.
+        let pty = try cluster.ssh("alice", nil, tty: true)
+        #expect(pty.status != 0)
+        #expect(pty.output.contains("PTY allocation request failed"), "\(pty.output)")
+        let ptyCommand = try cluster.ssh("alice", "sh", tty: true)
+        #expect(ptyCommand.status != 0)
+        // A shell without a pty reaches the shim, which refuses it.
+        let shell = try cluster.ssh("alice", nil)
+        #expect(shell.status == 1)
+        #expect(shell.output.contains(" !  interactive sessions are not available"), "\(shell.output)")
         #expect(FileManager.default.fileExists(atPath: canary))
         #expect(!FileManager.default.fileExists(atPath: cluster.root + "/pwned"))
         // The sftp subsystem and port forwarding are not available either.
