@@ -88,6 +88,8 @@ public struct PushSession: Sendable {
     // MARK: push
 
     private func servePush(app: String, user: String) throws(ShimError) -> Int32 {
+        let started = Date()
+        defer { recordTiming("session", app: app, seconds: Date().timeIntervalSince(started)) }
         let lock = try AppLock.acquire(app: app, stateDirectory: config.stateDirectory, timeout: config.lockTimeout) {
             say("-----> Waiting for another deploy of \(app) to finish...")
         }
@@ -127,6 +129,15 @@ public struct PushSession: Sendable {
         if status != 0 { return status }
         if let failure = final.failure { throw failure }
         return 0
+    }
+
+    /// Appends `name app seconds` to STATE/timings.log (read by bench/push.sh).
+    func recordTiming(_ name: String, app: String, seconds: Double) {
+        let line = "\(name) \(app) \(String(format: "%.3f", seconds))\n"
+        let fd = open(config.stateDirectory + "/timings.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        _ = line.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     func buildTimeout(_ push: PushMetadata) -> Double {
@@ -223,7 +234,9 @@ struct HookHandler: Sendable {
                     sourceDirectory: channel.sourceDirectory, slugPath: work.path + "/slug.tgz", cacheDirectory: cache,
                     environment: push.env, buildpackURL: push.buildpackURL, template: push.template ?? "default",
                     commit: deploy.new, limits: push.limits)
+                let started = Date()
                 let built = try session.builder.build(job) { line in out.line(line) }
+                session.recordTiming("build", app: push.app, seconds: Date().timeIntervalSince(started))
                 out.line("-----> Storing the slug (\(formatSize(built.size)))...")
                 try session.api.upload(file: built.path, to: push.slug.putURL, what: "slug")
                 state.withLock {

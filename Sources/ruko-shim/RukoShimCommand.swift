@@ -210,6 +210,8 @@ struct DevSSHDCommand: ParsableCommand {
     @Option(help: "Seconds a push waits for another deploy of the same app.") var lockTimeout: Double = 60
     @Option(help: "Rootfs template for git and builds.") var template: String = "default"
     @Option(help: "Buildpacks directory handed to the builder.") var buildpacksDir: String?
+    @Option(help: "Benchmarks: a plain git login user (no forced command) on the same sshd.") var plainUser: String?
+    @Option(help: "Benchmarks: the authorized_keys file of --plain-user.") var plainKeys: String?
 
     func run() throws {
         resetSignals()
@@ -223,6 +225,8 @@ struct DevSSHDCommand: ParsableCommand {
             server.lockTimeout = lockTimeout
             server.template = template
             server.buildpacksDirectory = buildpacksDir
+            server.plainUser = plainUser
+            server.plainKeys = plainKeys
             try server.prepare(executable: selfExecutable())
             let status = try server.run { line in FileHandle.standardError.write(Data("\(line)\n".utf8)) }
             Foundation.exit(status)
