@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: systemLibraries + [
         // C only for what Swift cannot do safely: the clone child, init, raw capset/seccomp.
@@ -40,7 +41,10 @@ let package = Package(
 
         // One module per kernel subsystem, each reaching the kernel through RukoSystem.
         .target(name: "RukoSystem", dependencies: ["_RukoCShims"]),
-        .target(name: "RukoMount", dependencies: ["RukoSystem", "CMount"]),
+        .target(name: "RukoMount", dependencies: ["RukoSystem"]),
+        // libmount's view of mount tables, for leak checks and diagnostics (kept out of ruko-run's
+        // link: it drags in libblkid, libselinux and libpcre2, slowing every start).
+        .target(name: "RukoMountTable", dependencies: ["RukoSystem", "CMount"]),
         .target(name: "RukoCgroup", dependencies: ["RukoSystem"]),
         .target(name: "RukoCapabilities", dependencies: ["RukoSystem", "CCap"]),
         .target(name: "RukoSeccomp", dependencies: ["RukoSystem", "CSeccomp", "_RukoCShims"]),
@@ -74,6 +78,7 @@ let package = Package(
             name: "RukoAPI",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -94,7 +99,10 @@ let package = Package(
         .executableTarget(name: "ruko-api", dependencies: ["RukoAPI", argumentParser]),
 
         // Unit tests: no root, on fakes.
-        .testTarget(name: "RukoSandboxTests", dependencies: ["RukoSandbox", "RukoSystem"]),
+        .testTarget(
+            name: "RukoSandboxTests",
+            dependencies: ["RukoSandbox", "RukoSystem", "RukoMount", "RukoCgroup", "RukoSeccomp"]
+        ),
         .testTarget(name: "RukoArchiveTests", dependencies: ["RukoArchive"]),
         .testTarget(name: "RukoBuildTests", dependencies: ["RukoBuild"]),
         .testTarget(
@@ -110,7 +118,7 @@ let package = Package(
         // Integration tests: root, real kernel, sshd, git, SQLite; they drive the built binaries.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["RukoSandbox", "RukoSystem", "RukoArchive", "RukoBuild"]
+            dependencies: ["RukoSandbox", "RukoSystem", "RukoMountTable", "RukoArchive", "RukoBuild"]
         ),
     ]
 )

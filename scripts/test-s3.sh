@@ -95,6 +95,14 @@ second=$(push)
 [[ $(json 'd["cache"]["exists"]' <<<"$second") == False ]] || fail "cache should not exist"
 echo "ok: the API sees the uploaded repo (presigned HEAD) and not the missing cache"
 
+auth=$(curl -fsS -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"user":"alice","access":"read"}' "http://127.0.0.1:$api_port/v1/apps/web/authorize")
+[[ $(json 'd["repo"]["exists"]' <<<"$auth") == True ]] || fail "authorize does not see the repo"
+fetch_url=$(json 'd["repo"]["get_url"]' <<<"$auth")
+python3 "$here/s3-verify-presigned.py" GET "$fetch_url" "$access" "$secret" "$region"
+curl -fsS "$fetch_url" | cmp - "$work/repo.tgz" || fail "authorize's repo URL gives other bytes"
+echo "ok: authorize hands out a working presigned GET for fetches"
+
 python3 - "$moto_port" "$bucket" "$region" "$work/repo.tgz" <<'PY'
 import sys, boto3
 port, bucket, region, path = sys.argv[1:5]

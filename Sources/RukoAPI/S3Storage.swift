@@ -40,7 +40,9 @@ public struct S3Configuration: Codable, Equatable, Sendable {
         } catch {
             throw RukoAPIError.io(
                 operation: "parse", path: path,
-                detail: "expected {\"endpoint\", \"bucket\", \"region\", \"access_key_id\", \"secret_access_key\"}: \(error)")
+                detail:
+                    "expected {\"endpoint\", \"bucket\", \"region\", \"access_key_id\", \"secret_access_key\"}: \(error)"
+            )
         }
     }
 }

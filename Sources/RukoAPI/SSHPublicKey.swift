@@ -23,7 +23,8 @@ public struct SSHPublicKey: Equatable, Sendable {
     /// Parses `type base64 [comment]` and checks that the blob is valid and names the same type.
     public init(type: String, base64: String, comment: String = "") throws(RukoAPIError) {
         guard Self.knownTypes.contains(type) else {
-            throw .invalidKey("unsupported key type '\(type)' (expected one of \(Self.knownTypes.sorted().joined(separator: ", ")))")
+            throw .invalidKey(
+                "unsupported key type '\(type)' (expected one of \(Self.knownTypes.sorted().joined(separator: ", ")))")
         }
         guard let blob = Data(base64Encoded: base64), !blob.isEmpty else {
             throw .invalidKey("the key data is not valid base64")

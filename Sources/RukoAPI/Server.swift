@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Resource limits handed to the builder with each push.
 public struct BuildLimits: Codable, Equatable, Sendable {
@@ -51,17 +52,20 @@ public struct ServerSettings: Sendable {
     public var limits: BuildLimits
     /// Default rootfs template name (per app: config var `RUKO_TEMPLATE`).
     public var template: String
+    /// Seconds a connection may stay silent (also in the middle of an upload) before it is closed.
+    public var idleTimeout: Double
 
     /// Settings with defaults: URLs live one hour, template `default`.
     public init(
         publicURL: String, token: String, urlLifetime: Int = 3600, limits: BuildLimits = BuildLimits(),
-        template: String = "default"
+        template: String = "default", idleTimeout: Double = 300
     ) {
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         self.token = token
         self.urlLifetime = urlLifetime
         self.limits = limits
         self.template = template
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -94,8 +98,10 @@ public struct APIServer: Sendable {
         host: String, port: Int, handleSignals: Bool, logger: Logger = Logger(label: "ruko-api"),
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws {
+        let idle = TimeAmount.milliseconds(Int64(settings.idleTimeout * 1000))
         let application = Application(
             router: router(),
+            server: .http1(configuration: .init(idleTimeout: idle)),
             configuration: .init(address: .hostname(host, port: port), serverName: "ruko-api"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
@@ -150,7 +156,11 @@ public struct APIServer: Sendable {
         let app = try context.parameters.require("app")
         let body = try await decode(AuthorizeRequest.self, request)
         try store.authorize(app: app, user: body.user, wanted: body.access)
-        return try json(AuthorizeResponse(app: app, user: body.user, access: body.access))
+        let repoKey = StorageKeys.repo(app)
+        let repo = AuthorizeResponse.Repo(
+            getURL: try storage.signedURL(.get, key: repoKey, lifetime: settings.urlLifetime),
+            exists: try await storage.exists(key: repoKey))
+        return try json(AuthorizeResponse(app: app, user: body.user, access: body.access, repo: repo))
     }
 
     private func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -366,9 +376,19 @@ struct AuthorizeRequest: Decodable {
 }
 
 struct AuthorizeResponse: Encodable {
+    /// Where a fetch (read access) gets the stored repository.
+    struct Repo: Encodable {
+        var getURL: String
+        var exists: Bool
+        enum CodingKeys: String, CodingKey {
+            case getURL = "get_url"
+            case exists
+        }
+    }
     var app: String
     var user: String
     var access: AccessLevel
+    var repo: Repo
 }
 
 struct PushRequest: Decodable {

@@ -146,7 +146,8 @@ public struct LocalStorage: ObjectStorage {
             }
             guard received == expectedLength else {
                 throw RukoAPIError.badRequest(
-                    "upload incomplete: received \(received) of \(expectedLength) bytes; the stored object is unchanged")
+                    "upload incomplete: received \(received) of \(expectedLength) bytes; the stored object is unchanged"
+                )
             }
             guard fsync(fd) == 0 else { throw RukoAPIError.posix("fsync", temporary) }
         }

@@ -204,7 +204,8 @@ public final class Store: Sendable {
             let appID = try Self.appID(db, app)
             let level = try String.fetchOne(
                 db,
-                sql: "SELECT level FROM access JOIN users ON users.id = access.user_id WHERE app_id = ? AND users.name = ?",
+                sql:
+                    "SELECT level FROM access JOIN users ON users.id = access.user_id WHERE app_id = ? AND users.name = ?",
                 arguments: [appID, user])
             return level.flatMap(AccessLevel.init(rawValue:))
         }
@@ -286,9 +287,12 @@ public final class Store: Sendable {
         try new.validate()
         return try write { db in
             let appID = try Self.appID(db, app)
-            let issued = try Int64.fetchOne(
-                db, sql: "SELECT 1 FROM pushes WHERE app_id = ? AND slug_id = ?", arguments: [appID, new.slugID])
-            guard issued != nil else { throw RukoAPIError.unknownSlug(app: app, slugID: new.slugID) }
+            let pusher = try String.fetchOne(
+                db,
+                sql: "SELECT users.name FROM pushes JOIN users ON users.id = pushes.user_id "
+                    + "WHERE pushes.app_id = ? AND pushes.slug_id = ?",
+                arguments: [appID, new.slugID])
+            guard let pusher else { throw RukoAPIError.unknownSlug(app: app, slugID: new.slugID) }
             let version =
                 try Int.fetchOne(
                     db, sql: "SELECT COALESCE(MAX(version), 0) + 1 FROM releases WHERE app_id = ?", arguments: [appID])
@@ -296,7 +300,7 @@ public final class Store: Sendable {
             let release = Release(
                 version: version, name: "v\(version)", slugID: new.slugID, processTypes: new.processTypes,
                 commit: new.commit, sha256: new.sha256, size: new.size, buildpack: new.buildpack, stack: new.stack,
-                description: new.description ?? "Deploy \(new.commit.prefix(7))", user: new.user,
+                description: new.description ?? "Deploy \(new.commit.prefix(7))", user: new.user ?? pusher,
                 configVars: try Self.config(db, appID: appID), createdAt: Self.now())
             try db.execute(
                 sql: """
@@ -377,7 +381,8 @@ public final class Store: Sendable {
 
     private static func config(_ db: Database, appID: Int64) throws -> [String: String] {
         var vars: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM config_vars WHERE app_id = ?", arguments: [appID]) {
+        for row in try Row.fetchAll(db, sql: "SELECT key, value FROM config_vars WHERE app_id = ?", arguments: [appID])
+        {
             vars[row["key"]] = row["value"]
         }
         return vars

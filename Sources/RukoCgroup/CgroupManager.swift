@@ -51,6 +51,13 @@ public struct RunCgroup: Sendable, Equatable {
     public var warnings: [String]
     /// Whether the memory controller is active (so `memory.events` can report OOM kills).
     public var hasMemoryController: Bool
+
+    /// Describes an existing run cgroup.
+    public init(path: String, warnings: [String], hasMemoryController: Bool) {
+        self.path = path
+        self.warnings = warnings
+        self.hasMemoryController = hasMemoryController
+    }
 }
 
 /// Creates, limits, kills and removes per-run cgroups in a cgroup v2 hierarchy, through ``Kernel``.
@@ -69,8 +76,9 @@ public struct CgroupManager: Sendable {
     public func discoverRoot(explicit: String? = nil) throws(SystemError) -> CgroupRoot {
         if let explicit {
             let path = explicit.count > 1 && explicit.hasSuffix("/") ? String(explicit.dropLast()) : explicit
-            guard kernel.filesystemMagic(path) == FilesystemMagic.cgroup2
-                || kernel.filesystemMagic(parentPath(path)) == FilesystemMagic.cgroup2
+            guard
+                kernel.filesystemMagic(path) == FilesystemMagic.cgroup2
+                    || kernel.filesystemMagic(parentPath(path)) == FilesystemMagic.cgroup2
             else {
                 throw SystemError(
                     "use cgroup root", path: path, errno: 0,
@@ -87,7 +95,9 @@ public struct CgroupManager: Sendable {
             } catch {
                 throw SystemError(
                     error.operation, path: error.path, errno: error.errno,
-                    hint: "ruko-run needs to create its cgroup root; run as root or pass --cgroup-root with a delegated cgroup")
+                    hint:
+                        "ruko-run needs to create its cgroup root; run as root or pass --cgroup-root with a delegated cgroup"
+                )
             }
             return CgroupRoot(mountPoint: mount, path: path, ownsAncestors: true)
         }
@@ -109,16 +119,18 @@ public struct CgroupManager: Sendable {
                 active.insert(controller)
                 continue
             }
-            let available = (try? kernel.readFile(root.path + "/cgroup.controllers"))?
+            let available =
+                (try? kernel.readFile(root.path + "/cgroup.controllers"))?
                 .split(whereSeparator: \.isWhitespace).joined(separator: " ") ?? ""
-            let where_ = "the cgroup v2 hierarchy at \(root.path) (available: \(available.isEmpty ? "none" : available))"
+            let where_ =
+                "the cgroup v2 hierarchy at \(root.path) (available: \(available.isEmpty ? "none" : available))"
             if allowMissingControllers {
                 warnings.append("\(controller) controller missing in \(where_); \(option) is not enforced")
                 continue
             }
             throw SystemError(
-                "enable the \(controller) controller for \(option)", path: root.path, errno: 0,
-                hint: "the \(controller) controller is missing in \(where_). Fix: boot with a pure cgroup v2 hierarchy "
+                "\(option) needs the \(controller) controller, which is missing in \(where_)", errno: 0,
+                hint: "Fix: boot with a pure cgroup v2 hierarchy "
                     + "(systemd.unified_cgroup_hierarchy=1 cgroup_no_v1=all), or enable it with "
                     + "'echo +\(controller) > \(root.path)/cgroup.subtree_control' (and in its parents), "
                     + "or pass --allow-missing-controllers to run without \(option)")
@@ -216,11 +228,11 @@ public struct CgroupManager: Sendable {
             do {
                 try kernel.removeDirectory(path)
                 return
-            } catch where error.errno == EBUSY && waited < deadlineMilliseconds {
+            } catch  where error.errno == EBUSY && waited < deadlineMilliseconds {
                 if waited % 100 == 99 { killAll(path) }
                 usleep(1000)
                 waited += 1
-            } catch where error.errno == ENOENT {
+            } catch  where error.errno == ENOENT {
                 return
             }
         }

@@ -52,7 +52,8 @@ public enum MountStep: Sendable, Equatable {
         let host: String
         switch self {
         case .makeDirectory(let p, _), .symlink(_, let p): host = p
-        case .mount(_, let t, _, _, _), .bind(_, let t, _, _, _), .setAttributes(let t, _, _, _, _), .mask(let t): host = t
+        case .mount(_, let t, _, _, _), .bind(_, let t, _, _, _), .setAttributes(let t, _, _, _, _), .mask(let t):
+            host = t
         }
         return host.hasPrefix(root) ? String(host.dropFirst(root.count)).nonEmpty ?? "/" : host
     }
@@ -121,7 +122,8 @@ public struct MountPlanner: Sendable {
                     continue
                 }
                 steps += parents(of: destination, root: root)
-                steps.append(.bind(source: source, target: root + destination, recursive: true, flags: 0, optional: optional))
+                steps.append(
+                    .bind(source: source, target: root + destination, recursive: true, flags: 0, optional: optional))
                 let set = MountAttributes.noSuid | MountAttributes.noDev | (readOnly ? MountAttributes.readOnly : 0)
                 attributes.append(
                     .setAttributes(
@@ -176,7 +178,10 @@ public struct MountPlanner: Sendable {
                 data: "mode=0755,size=64k")
         ]
         for node in Self.deviceNodes {
-            steps.append(.bind(source: "/dev/" + node, target: dev + "/" + node, recursive: false, flags: MountFlags.noSuid | MountFlags.noExec, optional: false))
+            steps.append(
+                .bind(
+                    source: "/dev/" + node, target: dev + "/" + node, recursive: false,
+                    flags: MountFlags.noSuid | MountFlags.noExec, optional: false))
         }
         steps += [
             .mount(
@@ -213,7 +218,8 @@ public struct MountPlanner: Sendable {
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         if parts.contains("..") || parts.contains(".") || (path != "/" && parts.contains("")) {
-            throw MountPlanError(description: "container path \(path) must be normalised (no '.', '..', '//' or trailing '/')")
+            throw MountPlanError(
+                description: "container path \(path) must be normalised (no '.', '..', '//' or trailing '/')")
         }
         if path == "/" {
             throw MountPlanError(description: "cannot mount over the container's root /")
@@ -222,12 +228,15 @@ public struct MountPlanner: Sendable {
 
     /// A mount point under an earlier read-only bind would be created in the host's directory
     /// (the bind is still writable while the plan runs): it must already exist there.
-    private func checkNotInsideReadOnly(_ destination: String, _ binds: [(destination: String, source: String)]) throws(MountPlanError) {
+    private func checkNotInsideReadOnly(_ destination: String, _ binds: [(destination: String, source: String)])
+        throws(MountPlanError)
+    {
         for bind in binds where destination.hasPrefix(bind.destination + "/") {
             let hostPath = bind.source + destination.dropFirst(bind.destination.count)
             if kernel.fileKind(hostPath) == nil {
                 throw MountPlanError(
-                    description: "bind destination \(destination) does not exist inside the read-only \(bind.destination); "
+                    description:
+                        "bind destination \(destination) does not exist inside the read-only \(bind.destination); "
                         + "create \(hostPath) on the host or choose a destination outside \(bind.destination)")
             }
         }

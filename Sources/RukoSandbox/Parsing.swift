@@ -5,7 +5,11 @@ public enum ValueParser {
     public static func size(_ text: String) -> UInt64? {
         var s = Substring(text.trimmingASCIIWhitespace())
         guard !s.isEmpty else { return nil }
-        if s.hasSuffix("iB") || s.hasSuffix("ib") { s = s.dropLast(2) } else if s.hasSuffix("B") || s.hasSuffix("b") { s = s.dropLast() }
+        if s.hasSuffix("iB") || s.hasSuffix("ib") {
+            s = s.dropLast(2)
+        } else if s.hasSuffix("B") || s.hasSuffix("b") {
+            s = s.dropLast()
+        }
         var multiplier: Double = 1
         if let last = s.last, last.isLetter {
             switch last.lowercased() {
@@ -92,7 +96,8 @@ public enum ValueParser {
                 value = value.dropFirst().dropLast()
                 result.append((key, String(value)))
             } else if value.hasPrefix("\"") {
-                guard value.count >= 2, value.hasSuffix("\""), !value.hasSuffix("\\\"") || value.hasSuffix("\\\\\"") else {
+                guard value.count >= 2, value.hasSuffix("\""), !value.hasSuffix("\\\"") || value.hasSuffix("\\\\\"")
+                else {
                     throw EnvFileError(file: name, line: lineNumber, message: "unterminated double quote")
                 }
                 var out = ""

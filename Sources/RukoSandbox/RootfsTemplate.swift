@@ -58,7 +58,9 @@ public struct RootfsTemplate: Sendable, Equatable {
             }
             func paths(_ min: Int, _ max: Int) throws(TemplateError) -> [String] {
                 guard args.count >= min, args.count <= max else {
-                    throw fail("'\(directive)' takes \(min == max ? "\(min)" : "\(min) to \(max)") argument(s), got \(args.count)")
+                    throw fail(
+                        "'\(directive)' takes \(min == max ? "\(min)" : "\(min) to \(max)") argument(s), got \(args.count)"
+                    )
                 }
                 return args
             }
@@ -98,7 +100,9 @@ public struct RootfsTemplate: Sendable, Equatable {
                 let a = try paths(1, 2)
                 var mode: UInt32 = 0o755
                 if a.count == 2 {
-                    guard let m = UInt32(a[1], radix: 8), m <= 0o7777 else { throw fail("bad mode '\(a[1])' (octal, e.g. 0755)") }
+                    guard let m = UInt32(a[1], radix: 8), m <= 0o7777 else {
+                        throw fail("bad mode '\(a[1])' (octal, e.g. 0755)")
+                    }
                     mode = m
                 }
                 template.entries.append(.directory(path: try absolute(a[0]), mode: mode))
@@ -110,7 +114,9 @@ public struct RootfsTemplate: Sendable, Equatable {
                 template.appDestination = try absolute(try paths(1, 1)[0])
             case "hostname":
                 let h = try paths(1, 1)[0]
-                guard h.count <= 64, h.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else {
+                guard h.count <= 64,
+                    h.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") })
+                else {
                     throw fail("bad hostname '\(h)'")
                 }
                 template.hostname = h
@@ -121,7 +127,9 @@ public struct RootfsTemplate: Sendable, Equatable {
                 }
                 template.environment[String(a[0][..<eq])] = String(a[0][a[0].index(after: eq)...])
             default:
-                throw fail("unknown directive '\(directive)' (known: ro-bind, bind, tmpfs, proc, dev, mask, read-only, dir, symlink, app, hostname, env)")
+                throw fail(
+                    "unknown directive '\(directive)' (known: ro-bind, bind, tmpfs, proc, dev, mask, read-only, dir, symlink, app, hostname, env)"
+                )
             }
         }
         guard !template.entries.isEmpty else {
@@ -139,7 +147,8 @@ public struct RootfsTemplate: Sendable, Equatable {
         if nameOrPath.contains("/") {
             candidates = [nameOrPath]
         } else {
-            guard nameOrPath.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !nameOrPath.hasPrefix(".")
+            guard nameOrPath.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }),
+                !nameOrPath.hasPrefix(".")
             else { throw TemplateError(template: nameOrPath, line: 0, message: "not a template name") }
             candidates = (searchDirectories ?? defaultSearchDirectories()).map { $0 + "/" + nameOrPath }
         }

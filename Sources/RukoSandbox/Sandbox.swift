@@ -53,7 +53,9 @@ public enum Sandbox {
         let cgroups = CgroupManager(kernel: kernel)
         var signalFD: Int32 = -1
         if !signals.isEmpty {
-            signalFD = signals.withUnsafeBufferPointer { buf in buf.baseAddress.map { ruko_signalfd_for($0, buf.count) } ?? -1 }
+            signalFD = signals.withUnsafeBufferPointer { buf in
+                buf.baseAddress.map { ruko_signalfd_for($0, buf.count) } ?? -1
+            }
         }
         defer {
             if signalFD >= 0 {
@@ -149,12 +151,17 @@ public enum Sandbox {
             case .execFailed(let err):
                 let name = configuration.command.first ?? ""
                 if err == ENOENT || err == ENOTDIR {
-                    throw SandboxError(exitStatus: 127, description: "\(name): command not found in the container (PATH=\(prepared.request.searchPath))")
+                    throw SandboxError(
+                        exitStatus: 127,
+                        description: "\(name): command not found in the container (PATH=\(prepared.request.searchPath))"
+                    )
                 }
                 let status: Int32 = [EACCES, ENOEXEC, EISDIR, EPERM, ETXTBSY].contains(err) ? 126 : 125
                 throw SandboxError(
                     exitStatus: status,
-                    description: SystemError("execve", path: name, errno: err, hint: status == 126 ? "the command is not executable" : nil).description)
+                    description: SystemError(
+                        "execve", path: name, errno: err, hint: status == 126 ? "the command is not executable" : nil
+                    ).description)
             case .exited(let status):
                 termination = decode(status)
             }
@@ -162,7 +169,9 @@ public enum Sandbox {
             // init died without a word: killed from outside (or by the OOM killer).
             termination = decode(initStatus)
             if case .exited = termination {
-                throw SandboxError(exitStatus: 125, description: "container init exited (status \(initStatus >> 8)) before starting the command")
+                throw SandboxError(
+                    exitStatus: 125,
+                    description: "container init exited (status \(initStatus >> 8)) before starting the command")
             }
         }
         return SandboxOutcome(termination: termination, oomKilled: oom, warnings: cgroup.warnings)
@@ -197,7 +206,8 @@ public enum Sandbox {
             guard Syscall.fileKindFollowing(bind.source) != nil else {
                 throw SandboxError.usage("--bind \(bind.source):\(bind.destination): the source does not exist")
             }
-            entries.append(.bind(source: bind.source, destination: bind.destination, readOnly: bind.readOnly, optional: false))
+            entries.append(
+                .bind(source: bind.source, destination: bind.destination, readOnly: bind.readOnly, optional: false))
         }
         let rootfs = configuration.rootfsMountPoint
         let steps: [MountStep]
@@ -247,6 +257,8 @@ public enum Sandbox {
         ]
         request.lastCapability = Capabilities.lastCapability
         request.seccompFilter = program.bytes
+        // RUKO_FORCE_REMOUNT_FALLBACK=1 exercises the path for kernels without mount_setattr.
+        request.forceRemountFallback = getenvString("RUKO_FORCE_REMOUNT_FALLBACK") == "1"
         return Prepared(request: request, steps: steps, rootfs: rootfs)
     }
 

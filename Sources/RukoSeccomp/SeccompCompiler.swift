@@ -47,7 +47,8 @@ public enum SeccompCompiler {
                 scmp_arg_cmp(arg: $0.argument, op: SCMP_CMP_MASKED_EQ, datum_a: $0.mask, datum_b: $0.value)
             }
             let rc = conditions.withUnsafeBufferPointer { buf in
-                seccomp_rule_add_array(ctx, ruko_scmp_act_errno(UInt16(rule.errno)), nr, UInt32(buf.count), buf.baseAddress)
+                seccomp_rule_add_array(
+                    ctx, ruko_scmp_act_errno(UInt16(rule.errno)), nr, UInt32(buf.count), buf.baseAddress)
             }
             guard rc == 0 else { throw SystemError("seccomp_rule_add \(rule.syscall)", errno: -rc) }
         }

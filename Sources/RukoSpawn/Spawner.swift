@@ -45,6 +45,8 @@ public struct SpawnRequest: Sendable {
     public var hostname: String?
     public var loopbackUp = false
     public var readOnlyRoot = true
+    /// Use bind remounts instead of mount_setattr (the pre-5.12 path), for tests.
+    public var forceRemountFallback = false
     public var arguments: [String]
     public var environment: [String] = []
     public var searchPath = "/usr/local/bin:/usr/bin:/bin"
@@ -119,6 +121,7 @@ public enum Spawner {
                             hostname: hostname,
                             loopback_up: request.loopbackUp ? 1 : 0,
                             readonly_root: request.readOnlyRoot ? 1 : 0,
+                            force_remount_fallback: request.forceRemountFallback ? 1 : 0,
                             argv: argv,
                             envp: envp,
                             path: path,
@@ -141,8 +144,10 @@ public enum Spawner {
         guard rc == 0 else {
             throw SystemError(
                 "clone3 (container init)", errno: -rc,
-                hint: -rc == EPERM ? "creating namespaces needs root (CAP_SYS_ADMIN)"
-                    : -rc == ENOSYS ? "this kernel lacks clone3 with CLONE_INTO_CGROUP (Linux 5.7 or newer is needed)" : nil)
+                hint: -rc == EPERM
+                    ? "creating namespaces needs root (CAP_SYS_ADMIN)"
+                    : -rc == ENOSYS
+                        ? "this kernel lacks clone3 with CLONE_INTO_CGROUP (Linux 5.7 or newer is needed)" : nil)
         }
         return SpawnedContainer(
             pid: handle.pid, pidfd: handle.pidfd, reportDescriptor: handle.report_fd,

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
     import Musl
 #endif
-import Synchronization
 
 /// An in-memory ``Kernel`` for unit tests: a tree of directories, files and symlinks, a set of live
 /// pids, filesystem magic numbers per path prefix, and a log of every mutating call.

@@ -51,7 +51,14 @@ __attribute__((noreturn)) static void fail(int fd, int stage, int index) {
     _exit(125);
 }
 
+// Set from the config in the child: pretend mount_setattr does not exist (tests the fallback).
+static int force_remount_fallback = 0;
+
 static int sys_mount_setattr(const char *path, unsigned flags, uint64_t set, uint64_t clr) {
+    if (force_remount_fallback) {
+        errno = ENOSYS;
+        return -1;
+    }
     struct mount_attr attr;
     memset(&attr, 0, sizeof attr);
     attr.attr_set = set;
@@ -78,6 +85,65 @@ static int remount_keep_flags(const char *path, uint64_t set, uint64_t clr) {
     if (set & MOUNT_ATTR_NOEXEC) flags |= MS_NOEXEC;
     if (clr & MOUNT_ATTR_RDONLY) flags &= ~(unsigned long)MS_RDONLY;
     return mount(NULL, path, NULL, flags, NULL);
+}
+
+// Copies mountinfo's octal-escaped field (`\040` for a space) into out; returns its length or -1.
+static int unescape_field(const char *in, size_t len, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '\\' && i + 3 < len) {
+            c = (char)(((in[i + 1] - '0') << 6) | ((in[i + 2] - '0') << 3) | (in[i + 3] - '0'));
+            i += 3;
+        }
+        if (o + 1 >= cap) return -1;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+// Without mount_setattr: remount `target` and every mount below it, each keeping its own flags.
+// Reads /proc/self/mountinfo into a static buffer (this process's own copy; no allocation).
+static char mountinfo_buf[1 << 20];
+
+static int remount_tree_keep_flags(const char *target, uint64_t set, uint64_t clr) {
+    if (remount_keep_flags(target, set, clr) < 0) return -1;
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t used = 0;
+    for (;;) {
+        ssize_t n = read(fd, mountinfo_buf + used, sizeof mountinfo_buf - 1 - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        used += (size_t)n;
+        if (used >= sizeof mountinfo_buf - 1) {
+            close(fd);
+            errno = E2BIG;
+            return -1;
+        }
+    }
+    close(fd);
+    mountinfo_buf[used] = '\0';
+    size_t tlen = strlen(target);
+    char point[4096];
+    for (char *line = mountinfo_buf; line && *line;) {
+        char *next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        // Field 5 (1-based) is the mount point.
+        char *f = line;
+        for (int i = 0; i < 4 && f; i++) {
+            f = strchr(f, ' ');
+            if (f) f++;
+        }
+        char *end = f ? strchr(f, ' ') : NULL;
+        if (f && end && unescape_field(f, (size_t)(end - f), point, sizeof point) > 0 &&
+            strncmp(point, target, tlen) == 0 && point[tlen] == '/') {
+            if (remount_keep_flags(point, set, clr) < 0 && errno != EACCES && errno != ENOENT) return -1;
+        }
+        line = next;
+    }
+    return 0;
 }
 
 static int path_exists(const char *path, struct stat *st) { return lstat(path, st) == 0; }
@@ -124,7 +190,7 @@ static int run_op(const struct ruko_mount_op *op) {
             unsigned rec = op->recursive ? AT_RECURSIVE : 0;
             if (sys_mount_setattr(op->target, rec, set, 0) < 0) {
                 if (errno != ENOSYS) return -1;
-                return remount_keep_flags(op->target, set, 0);
+                return op->recursive ? remount_tree_keep_flags(op->target, set, 0) : remount_keep_flags(op->target, set, 0);
             }
         }
         return 0;
@@ -132,8 +198,9 @@ static int run_op(const struct ruko_mount_op *op) {
     case RUKO_OP_SETATTR:
         if (!path_exists(op->target, &st)) return op->optional && errno == ENOENT ? 0 : -1;
         if (sys_mount_setattr(op->target, op->recursive ? AT_RECURSIVE : 0, op->attr_set, op->attr_clr) < 0) {
-            if (errno != ENOSYS || op->recursive) return -1;
-            return remount_keep_flags(op->target, op->attr_set, op->attr_clr);
+            if (errno != ENOSYS) return -1;
+            return op->recursive ? remount_tree_keep_flags(op->target, op->attr_set, op->attr_clr)
+                                 : remount_keep_flags(op->target, op->attr_set, op->attr_clr);
         }
         return 0;
     case RUKO_OP_MASK:
@@ -176,6 +243,15 @@ static void reset_signals(void) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+// Best-effort write of a short string to a /proc file.
+static void write_proc(const char *path, const char *value) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    ssize_t n = write(fd, value, strlen(value));
+    (void)n;
+    close(fd);
 }
 
 // Moves fd to a number >= 3 that is not one of the stdio slots (F_DUPFD_CLOEXEC from 3 up).
@@ -255,6 +331,8 @@ __attribute__((noreturn)) static void command_main(const struct ruko_spawn_confi
         if (setrlimit(cfg->rlimits[i].resource, &rl) < 0) fail(rfd, RUKO_STAGE_RLIMIT, (int)i);
     }
     if (chdir(cfg->workdir) < 0) fail(rfd, RUKO_STAGE_CHDIR, -1);
+    // init is exempt from the OOM killer; the command gets the ordinary score back.
+    write_proc("/proc/self/oom_score_adj", "0");
 
     // Capabilities: bounding set and ambient set first (they need CAP_SETPCAP), then the ids,
     // then effective/permitted/inheritable to zero.
@@ -262,12 +340,11 @@ __attribute__((noreturn)) static void command_main(const struct ruko_spawn_confi
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL) fail(rfd, RUKO_STAGE_CAPBSET, c);
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         fail(rfd, RUKO_STAGE_CAPBSET, -1);
-    // Raw system calls: glibc's wrappers broadcast to every thread it believes exists (setxid),
-    // which deadlocks in a clone child of a multi-threaded process.
-    if (syscall(SYS_setgroups, (long)cfg->n_groups, (const gid_t *)cfg->groups) < 0)
-        fail(rfd, RUKO_STAGE_SETGROUPS, -1);
-    if (syscall(SYS_setresgid, (long)cfg->gid, (long)cfg->gid, (long)cfg->gid) < 0) fail(rfd, RUKO_STAGE_SETGID, -1);
-    if (syscall(SYS_setresuid, (long)cfg->uid, (long)cfg->uid, (long)cfg->uid) < 0) fail(rfd, RUKO_STAGE_SETUID, -1);
+    // Raw system calls, not glibc's wrappers: in a multi-threaded parent those broadcast the change
+    // to every thread (SIGSETXID) under a lock another thread may have held at the clone, and hang.
+    if (syscall(SYS_setgroups, cfg->n_groups, cfg->groups) < 0) fail(rfd, RUKO_STAGE_SETGROUPS, -1);
+    if (syscall(SYS_setresgid, cfg->gid, cfg->gid, cfg->gid) < 0) fail(rfd, RUKO_STAGE_SETGID, -1);
+    if (syscall(SYS_setresuid, cfg->uid, cfg->uid, cfg->uid) < 0) fail(rfd, RUKO_STAGE_SETUID, -1);
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
     memset(data, 0, sizeof data);
@@ -304,6 +381,9 @@ __attribute__((noreturn)) static void init_main(const struct ruko_spawn_config *
     struct pollfd pfd = {lifeline, POLLIN, 0};
     if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) _exit(125);
     close(lifeline);
+    // The OOM killer must pick the command, never init: init's report is how the parent learns
+    // the command's status. (Reset to 0 in the command; children inherit the value.)
+    write_proc("/proc/self/oom_score_adj", "-1000");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -315,6 +395,7 @@ __attribute__((noreturn)) static void init_main(const struct ruko_spawn_config *
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
+    force_remount_fallback = cfg->force_remount_fallback;
     if (cfg->namespaces & CLONE_NEWNS) {
         // Nothing we mount propagates to the host; host unmounts still reach us.
         if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) fail(rfd, RUKO_STAGE_PROPAGATION, -1);

@@ -12,10 +12,8 @@ struct RukoAPICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ruko-api",
         abstract: "The ruko reference control plane: an HTTP API over SQLite, and its admin commands.",
-        discussion: """
-            `serve` runs the HTTP API; every other subcommand administers the same data directory
-            directly (it is safe to run them while the server is up).
-            """,
+        discussion: "`serve` runs the HTTP API; every other subcommand administers the same data directory directly "
+            + "(it is safe to run them while the server is up). See docs/api.md.",
         subcommands: [
             Serve.self, UsersAdd.self, Users.self, KeysAdd.self, Keys.self, AppsCreate.self, Apps.self,
             AccessAdd.self, ConfigSet.self, ConfigUnset.self, ConfigShow.self, ConfigDump.self,
@@ -24,7 +22,9 @@ struct RukoAPICommand: AsyncParsableCommand {
 }
 
 struct DataOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The data directory (database, token, secrets, local storage).", valueName: "DIR"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The data directory (database, token, secrets, local storage).", valueName: "DIR"))
     var data: String
 
     func directory() throws -> DataDirectory { try DataDirectory(data) }
@@ -67,6 +67,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("url-lifetime"), help: "Lifetime of signed storage URLs, in seconds.")
     var urlLifetime: Int = 3600
 
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Seconds a connection may stay silent, also mid-upload, before it is closed.")
+    var idleTimeout: Double = 300
+
     @Option(name: .customLong("s3-endpoint"), help: "S3 endpoint, http(s)://host[:port] (env RUKO_S3_ENDPOINT).")
     var s3Endpoint: String?
     @Option(name: .customLong("s3-bucket"), help: "S3 bucket (env RUKO_S3_BUCKET).")
@@ -85,12 +90,21 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--url-lifetime must be between 1 and 604800 seconds")
         }
         _ = try parseListen()
+        guard idleTimeout > 0, idleTimeout <= 86400 else {
+            throw ValidationError("--idle-timeout must be between 0 and 86400 seconds")
+        }
+        if let publicURL, !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
+            throw ValidationError("--public-url must start with http:// or https:// (got '\(publicURL)')")
+        }
     }
 
     func parseListen() throws -> (host: String, port: Int) {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-            (0...65535).contains(port), colon != listen.startIndex
-        else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:5000 (got '\(listen)')") }
+            (1...65535).contains(port), colon != listen.startIndex
+        else {
+            throw ValidationError(
+                "--listen must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:5000 (got '\(listen)')")
+        }
         var host = String(listen[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host, port)
@@ -102,7 +116,8 @@ struct Serve: AsyncParsableCommand {
         let store = try admin { try directory.openStore() }
         let token = try admin { try directory.token() }
         let listenURL = "http://\(listen)"
-        var settings = ServerSettings(publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime)
+        let settings = ServerSettings(
+            publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime, idleTimeout: idleTimeout)
         let backend: any ObjectStorage
         switch storage {
         case .local:
@@ -114,13 +129,12 @@ struct Serve: AsyncParsableCommand {
         }
         var logger = Logger(label: "ruko-api")
         logger.logLevel = .info
-        let explicitPort = port
         let server = APIServer(store: store, storage: backend, settings: settings)
-        settings = server.settings
         try await server.run(host: host, port: port, handleSignals: true, logger: logger) { bound in
-            let note = explicitPort == 0 ? " (port \(bound))" : ""
             FileHandle.standardError.write(
-                Data("ruko-api: listening on \(host):\(bound)\(note), storage \(storage.rawValue), data \(directory.root)\n".utf8))
+                Data(
+                    "ruko-api: listening on \(host):\(bound), storage \(storage.rawValue), data \(directory.root)\n"
+                        .utf8))
         }
     }
 
@@ -133,7 +147,8 @@ struct Serve: AsyncParsableCommand {
             if let value = environment[variable], !value.isEmpty { return value }
             if let fromFile, !fromFile.isEmpty { return fromFile }
             throw ValidationError(
-                "--storage s3 needs the \(what): pass it as a flag, set \(variable), or write \(directory.s3ConfigPath)")
+                "--storage s3 needs the \(what): pass it as a flag, set \(variable), or write \(directory.s3ConfigPath)"
+            )
         }
         return S3Configuration(
             endpoint: try pick(s3Endpoint, "RUKO_S3_ENDPOINT", file?.endpoint, "endpoint"),
@@ -225,7 +240,14 @@ struct Apps: ParsableCommand {
     }
 }
 
-extension AccessLevel: EnumerableFlag {}
+extension AccessLevel: EnumerableFlag {
+    public static func help(for value: AccessLevel) -> ArgumentHelp? {
+        switch value {
+        case .read: return "May fetch (git clone/fetch)."
+        case .write: return "May push (implies read)."
+        }
+    }
+}
 
 struct AccessAdd: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -62,21 +62,32 @@ struct RukoRun: ParsableCommand {
     @Option(name: .customLong("cgroup-root"), help: "Delegated cgroup v2 directory for the run's cgroup.")
     var cgroupRoot: String?
 
-    @Flag(name: .customLong("allow-missing-controllers"), help: "Warn instead of failing when a limit's controller is missing.")
+    @Flag(
+        name: .customLong("allow-missing-controllers"),
+        help: "Warn instead of failing when a limit's controller is missing.")
     var allowMissingControllers = false
 
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments (after --).")
     var command: [String] = []
 
     mutating func run() throws {
+        // Everything from the first non-option is the command, so help must be caught here.
+        if command == ["--help"] || command == ["-h"] || command.isEmpty {
+            print(Self.helpMessage())
+            if command.isEmpty { throw ExitCode(125) }
+            return
+        }
         do {
-            let outcome = try Sandbox.run(try makeConfiguration(), forwardingSignals: [SIGINT, SIGTERM, SIGHUP, SIGQUIT])
+            let outcome = try Sandbox.run(
+                try makeConfiguration(), forwardingSignals: [SIGINT, SIGTERM, SIGHUP, SIGQUIT])
             for warning in outcome.warnings { fail("warning: \(warning)") }
             if outcome.oomKilled {
                 let limit = memory.map { " (--memory \($0))" } ?? ""
                 fail("the command was killed: out of memory\(limit)")
             }
-            if outcome.termination == .timedOut, let timeout { fail("timed out after \(timeout); killed every process of the run") }
+            if outcome.termination == .timedOut, let timeout {
+                fail("timed out after \(timeout); killed every process of the run")
+            }
             throw ExitCode(outcome.exitStatus)
         } catch let error as SandboxError {
             fail(error.description)
@@ -87,7 +98,10 @@ struct RukoRun: ParsableCommand {
     func makeConfiguration() throws(SandboxError) -> SandboxConfiguration {
         var argv = command
         if argv.first == "--" { argv.removeFirst() }
-        guard !argv.isEmpty else { throw SandboxError(exitStatus: 125, description: "no command given: ruko-run [OPTIONS] -- COMMAND [ARGS...]") }
+        guard !argv.isEmpty else {
+            throw SandboxError(
+                exitStatus: 125, description: "no command given: ruko-run [OPTIONS] -- COMMAND [ARGS...]")
+        }
         let rootfs: RootfsTemplate
         do {
             rootfs = try RootfsTemplate.load(template)
@@ -131,12 +145,15 @@ struct RukoRun: ParsableCommand {
             config.limits.pids = pids
         }
         if let cpus {
-            guard cpus > 0, cpus.isFinite else { throw SandboxError(exitStatus: 125, description: "--cpus \(cpus): must be positive") }
+            guard cpus > 0, cpus.isFinite else {
+                throw SandboxError(exitStatus: 125, description: "--cpus \(cpus): must be positive")
+            }
             config.limits.cpus = cpus
         }
         if let timeout {
             guard let d = ValueParser.duration(timeout), d > .zero else {
-                throw SandboxError(exitStatus: 125, description: "--timeout \(timeout): expected a duration such as 30s or 15m")
+                throw SandboxError(
+                    exitStatus: 125, description: "--timeout \(timeout): expected a duration such as 30s or 15m")
             }
             config.timeout = d
         }

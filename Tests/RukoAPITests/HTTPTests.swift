@@ -52,7 +52,8 @@ enum Scenarios {
             return try await server.request("POST", "/v1/keys/lookup", json: ["type": "ssh-foo", "key": aliceBlob])
         },
         "POST /v1/keys/lookup 401": { server in
-            try await server.request("POST", "/v1/keys/lookup", json: ["type": "ssh-ed25519", "key": aliceBlob], auth: false)
+            try await server.request(
+                "POST", "/v1/keys/lookup", json: ["type": "ssh-ed25519", "key": aliceBlob], auth: false)
         },
         "POST /v1/keys/lookup 404": { server in
             let response = try await server.request(
@@ -76,19 +77,33 @@ enum Scenarios {
         },
 
         "POST /v1/apps/{app}/authorize 200": { server in
-            let read = try await server.request("POST", "/v1/apps/web/authorize", json: ["user": "bob", "access": "read"])
+            let read = try await server.request(
+                "POST", "/v1/apps/web/authorize", json: ["user": "bob", "access": "read"])
             #expect(read.status == 200)
             let response = try await server.request(
                 "POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "write"])
             #expect(response.json["app"] as? String == "web")
             #expect(response.json["access"] as? String == "write")
+            let repo = try #require(response.json["repo"] as? [String: Any])
+            #expect(repo["exists"] as? Bool == false)
+            let getURL = try #require(repo["get_url"] as? String)
+            #expect(getURL.hasPrefix(server.base + "/storage/apps/web/repo.tgz?expires="))
+            #expect(try await server.transfer("GET", getURL).status == 404)
+            let put = try server.local.signedURL(.put, key: "apps/web/repo.tgz", lifetime: 60)
+            #expect(try await server.transfer("PUT", put, body: Data("git".utf8)).status == 201)
+            let again = try await server.request(
+                "POST", "/v1/apps/web/authorize", json: ["user": "bob", "access": "read"])
+            let againRepo = try #require(again.json["repo"] as? [String: Any])
+            #expect(againRepo["exists"] as? Bool == true)
+            #expect(try await server.transfer("GET", try #require(againRepo["get_url"] as? String)).text == "git")
             return response
         },
         "POST /v1/apps/{app}/authorize 400": { server in
             try await server.request("POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "admin"])
         },
         "POST /v1/apps/{app}/authorize 401": { server in
-            try await server.request("POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "read"], auth: false)
+            try await server.request(
+                "POST", "/v1/apps/web/authorize", json: ["user": "alice", "access": "read"], auth: false)
         },
         "POST /v1/apps/{app}/authorize 403": { server in
             let stranger = try await server.request(
@@ -215,7 +230,9 @@ enum Scenarios {
 
         "GET /storage/{key} 200": { server in
             let key = "apps/web/cache.tgz"
-            #expect(try await server.transfer("PUT", try signed(server, .put, key), body: Data("cache!".utf8)).status == 201)
+            #expect(
+                try await server.transfer("PUT", try signed(server, .put, key), body: Data("cache!".utf8)).status == 201
+            )
             let response = try await server.transfer("GET", try signed(server, .get, key))
             #expect(response.text == "cache!")
             return response
@@ -259,7 +276,8 @@ enum Scenarios {
             try await server.transfer("PUT", try signed(server, .get, "apps/web/repo.tgz"), body: Data("x".utf8))
         },
         "PUT /storage/{key} 404": { server in
-            try await server.transfer("PUT", "\(server.base)/storage/apps/web/.hidden?expires=1&sig=00", body: Data("x".utf8))
+            try await server.transfer(
+                "PUT", "\(server.base)/storage/apps/web/.hidden?expires=1&sig=00", body: Data("x".utf8))
         },
         "PUT /storage/{key} 411": { server in
             let target = TestServer.pathAndQuery(try signed(server, .put, "apps/web/repo.tgz"))
@@ -298,7 +316,32 @@ enum Scenarios {
         #expect(get.text == "old object")
         // A complete upload on the same URL still works afterwards.
         #expect(try await server.transfer("PUT", put, body: Data("new".utf8)).status == 200)
-        #expect(try await server.transfer("GET", try server.local.signedURL(.get, key: key, lifetime: 600)).text == "new")
+        #expect(
+            try await server.transfer("GET", try server.local.signedURL(.get, key: key, lifetime: 600)).text == "new")
+    }
+
+    /// A client that sends part of the body and then goes silent is cut off after the idle
+    /// timeout; its temporary file goes away and the old object stays.
+    @Test func stalledUploadIsDroppedAfterTheIdleTimeout() async throws {
+        let server = try await TestServer.start(idleTimeout: 1)
+        defer { Task { await server.stop() } }
+        let key = "apps/web/cache.tgz"
+        let put = try server.local.signedURL(.put, key: key, lifetime: 600)
+        #expect(try await server.transfer("PUT", put, body: Data("old".utf8)).status == 201)
+        let head = "PUT \(TestServer.pathAndQuery(put)) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+        let started = Date()
+        let stall = Task.detached {
+            try server.raw(Data(head.utf8) + Data("0123456789".utf8), holdOpenFor: .seconds(20))
+        }
+        _ = try await stall.value
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited < 10, "the server kept a silent upload open for \(waited) s")
+        for _ in 0..<40 where !server.temporaryFiles().isEmpty {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(server.temporaryFiles().isEmpty)
+        #expect(
+            try await server.transfer("GET", try server.local.signedURL(.get, key: key, lifetime: 60)).text == "old")
     }
 
     @Test func concurrentReleasesOverHTTPGetDistinctNumbers() async throws {

@@ -49,9 +49,10 @@ import Testing
     }
 
     @Test func errorMessagesNameTheProblem() {
-        #expect(throws: RukoAPIError.invalidName(
-            kind: "app name", value: "Bad",
-            rule: "app names are 1-30 characters of a-z, 0-9 and '-', start with a letter and do not end with '-'")
+        #expect(
+            throws: RukoAPIError.invalidName(
+                kind: "app name", value: "Bad",
+                rule: "app names are 1-30 characters of a-z, 0-9 and '-', start with a letter and do not end with '-'")
         ) { try Names.validateApp("Bad") }
     }
 }

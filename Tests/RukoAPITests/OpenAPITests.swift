@@ -163,12 +163,17 @@ struct SchemaChecker {
         let schemas = try #require((spec["components"] as? [String: Any])?["schemas"] as? [String: Any])
         let push = try #require(schemas["Push"] as? [String: Any])
         let required = Set(push["required"] as? [String] ?? [])
-        for field in ["app", "push_id", "repo", "slug", "cache", "template", "env", "buildpack_url", "release_url", "limits"] {
+        for field in [
+            "app", "push_id", "repo", "slug", "cache", "template", "env", "buildpack_url", "release_url", "limits",
+        ] {
             #expect(required.contains(field), "Push.\(field)")
         }
         let release = try #require(schemas["Release"] as? [String: Any])
         let releaseFields = Set(release["required"] as? [String] ?? [])
-        for field in ["version", "name", "slug_id", "process_types", "commit", "sha256", "size", "buildpack", "stack", "config_vars", "created_at"] {
+        for field in [
+            "version", "name", "slug_id", "process_types", "commit", "sha256", "size", "buildpack", "stack",
+            "config_vars", "created_at",
+        ] {
             #expect(releaseFields.contains(field), "Release.\(field)")
         }
     }

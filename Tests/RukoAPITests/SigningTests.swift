@@ -43,22 +43,26 @@ import Testing
     @Test func expires() throws {
         let expires = 1_700_000_600
         let sig = signer.signature(.get, key: "k", expires: expires)
-        try signer.verify(.get, key: "k", expires: "\(expires)", signature: sig, now: Date(timeIntervalSince1970: 1_700_000_600))
+        try signer.verify(
+            .get, key: "k", expires: "\(expires)", signature: sig, now: Date(timeIntervalSince1970: 1_700_000_600))
         #expect(throws: URLSigner.Failure.expired) {
-            try signer.verify(.get, key: "k", expires: "\(expires)", signature: sig, now: Date(timeIntervalSince1970: 1_700_000_601))
+            try signer.verify(
+                .get, key: "k", expires: "\(expires)", signature: sig, now: Date(timeIntervalSince1970: 1_700_000_601))
         }
     }
 
     @Test func localStorageURLsCarryAVerifiableSignature() throws {
         let storage = LocalStorage(
-            root: "/nonexistent", signer: signer, publicURL: "http://127.0.0.1:9/", now: { Date(timeIntervalSince1970: 1_700_000_000) })
+            root: "/nonexistent", signer: signer, publicURL: "http://127.0.0.1:9/",
+            now: { Date(timeIntervalSince1970: 1_700_000_000) })
         let url = try storage.signedURL(.put, key: "apps/x/slugs/s-1.tgz", lifetime: 3600)
         let components = try #require(URLComponents(string: url))
         #expect(components.path == "/storage/apps/x/slugs/s-1.tgz")
         #expect(url.hasPrefix("http://127.0.0.1:9/storage/"))
         let items = Dictionary(uniqueKeysWithValues: (components.queryItems ?? []).map { ($0.name, $0.value ?? "") })
         #expect(items["expires"] == "1700003600")
-        try signer.verify(.put, key: "apps/x/slugs/s-1.tgz", expires: items["expires"], signature: items["sig"], now: now)
+        try signer.verify(
+            .put, key: "apps/x/slugs/s-1.tgz", expires: items["expires"], signature: items["sig"], now: now)
         #expect(throws: RukoAPIError.self) { try storage.signedURL(.get, key: "../etc/passwd", lifetime: 60) }
     }
 

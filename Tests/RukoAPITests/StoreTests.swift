@@ -66,7 +66,9 @@ import Testing
         #expect(throws: RukoAPIError.notAuthorized) { try store.authorize(app: "web", user: "eve", wanted: .read) }
         try store.grantAccess(app: "web", user: "bob", level: .write)
         try store.authorize(app: "web", user: "bob", wanted: .write)
-        #expect(throws: RukoAPIError.unknownUser("eve")) { try store.grantAccess(app: "web", user: "eve", level: .read) }
+        #expect(throws: RukoAPIError.unknownUser("eve")) {
+            try store.grantAccess(app: "web", user: "eve", level: .read)
+        }
         #expect(try store.apps() == ["web"])
     }
 
@@ -95,6 +97,7 @@ import Testing
         #expect(try store.release(app: "web", version: 2).configVars == ["COLOR": "red", "NEW": "1"])
         #expect(try store.release(app: "web", version: 2).description == "again")
         #expect(try store.release(app: "web", version: 1).description == "Deploy 0123456")
+        #expect(try store.release(app: "web", version: 1).user == "alice")
         #expect(try store.releases(app: "web").map(\.version) == [2, 1])
         let stored = try store.release(app: "web", version: 1)
         #expect(stored == first)
@@ -172,5 +175,34 @@ final class Locked<Value>: @unchecked Sendable {
 
     func withLock<T>(_ body: (inout Value) -> T) -> T {
         lock.withLock { body(&stored) }
+    }
+}
+
+@Suite struct ReleaseImmutabilityTests {
+    /// Even a direct SQL UPDATE (here from python3's sqlite3) is refused by the trigger.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "needs python3"))
+    func releasesCannotBeUpdated() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/ruko.sqlite"
+        let store = try Store(path: path)
+        try store.addUser("alice")
+        try store.createApp("web")
+        try store.grantAccess(app: "web", user: "alice", level: .write)
+        let push = try store.createPush(app: "web", user: "alice")
+        _ = try store.createRelease(app: "web", Fixture.newRelease(push.slugID))
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            try:
+                db.execute("UPDATE releases SET size = 1")
+                db.commit()
+            except sqlite3.DatabaseError as error:
+                print(error)
+                sys.exit(3)
+            """
+        let (status, output) = try OpenAPITests.python(["-c", script, path])
+        #expect(status == 3)
+        #expect(output.contains("releases are immutable"))
+        #expect(try store.release(app: "web", version: 1).size == 1234)
     }
 }

@@ -21,11 +21,11 @@ final class TestServer: @unchecked Sendable {
     let local: LocalStorage
     private let task: Task<Void, any Error>
 
-    static func start(urlLifetime: Int = 3600) async throws -> TestServer {
+    static func start(urlLifetime: Int = 3600, idleTimeout: Double = 300) async throws -> TestServer {
         var lastError: (any Error)?
         for _ in 0..<5 {
             do {
-                return try await TestServer(port: try freePort(), urlLifetime: urlLifetime)
+                return try await TestServer(port: try freePort(), urlLifetime: urlLifetime, idleTimeout: idleTimeout)
             } catch {
                 lastError = error
             }
@@ -33,7 +33,7 @@ final class TestServer: @unchecked Sendable {
         throw lastError ?? RukoAPIError.badRequest("could not start a test server")
     }
 
-    private init(port: Int, urlLifetime: Int) async throws {
+    private init(port: Int, urlLifetime: Int, idleTimeout: Double) async throws {
         directory = try TemporaryDirectory()
         data = try DataDirectory(directory.path + "/data")
         store = try data.openStore()
@@ -50,14 +50,16 @@ final class TestServer: @unchecked Sendable {
         try store.setConfig(app: "web", vars: ["COLOR": "blue"])
         let server = APIServer(
             store: store, storage: local,
-            settings: ServerSettings(publicURL: base, token: token, urlLifetime: urlLifetime))
+            settings: ServerSettings(
+                publicURL: base, token: token, urlLifetime: urlLifetime, idleTimeout: idleTimeout))
         var logger = Logger(label: "ruko-api-test")
         logger.logLevel = .critical
         let host = "127.0.0.1"
         let boundPort = port
         task = Task { try await server.run(host: host, port: boundPort, handleSignals: false, logger: logger) }
+        // Ask with our token: a 200 proves it is this server, not another test's on a reused port.
         for _ in 0..<100 {
-            if let response = try? await request("GET", "/healthz", auth: false), response.status == 200 {
+            if let response = try? await request("GET", "/v1/keys"), response.status == 200 {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -130,7 +132,7 @@ final class TestServer: @unchecked Sendable {
 
     /// Sends `bytes` on a fresh TCP connection; with `closeEarly` closes right after sending and
     /// returns nothing, otherwise reads the response until the server closes.
-    func raw(_ bytes: Data, closeEarly: Bool = false) throws -> Exchange? {
+    func raw(_ bytes: Data, closeEarly: Bool = false, holdOpenFor: Duration? = nil) throws -> Exchange? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RukoAPIError.posix("socket", base) }
         defer { close(fd) }
@@ -148,6 +150,14 @@ final class TestServer: @unchecked Sendable {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == bytes.count else { throw RukoAPIError.posix("send", base) }
+        if let holdOpenFor {
+            // Stall: send nothing more and keep the connection until the server gives up on it.
+            var timeout = timeval(tv_sec: Int(holdOpenFor.components.seconds), tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var byte: UInt8 = 0
+            _ = recv(fd, &byte, 1, 0)
+            return nil
+        }
         if closeEarly { return nil }
         var received = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)

@@ -77,6 +77,9 @@ struct ruko_spawn_config {
     int32_t loopback_up;
     /// Remount the root read-only after pivot_root.
     int32_t readonly_root;
+    /// Use bind remounts (walking /proc/self/mountinfo for submounts) even where mount_setattr
+    /// exists: the path for kernels before 5.12, forced by tests.
+    int32_t force_remount_fallback;
 
     /// The command: NULL-terminated argv and envp.
     const char *_Nullable const *_Nonnull argv;
