@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Everything that can go wrong while packing or extracting an archive. `description` says what
@@ -64,4 +64,22 @@ func formatSize(_ bytes: UInt64) -> String {
     let mib = Double(bytes) / 1_048_576
     if mib >= 1 { return "\((mib * 10).rounded() / 10)M" }
     return "\(bytes) bytes"
+}
+
+/// Switches the calling thread's LC_CTYPE to C.UTF-8 until `restore()`: libarchive converts entry
+/// names between the locale's charset and UTF-8 (pax), and in the default "C" locale every
+/// non-ASCII name would be marked as undecodable binary.
+struct ThreadUTF8Locale {
+    private let locale: locale_t?
+    private let previous: locale_t?
+
+    init() {
+        locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil)
+        previous = locale.map { uselocale($0) }
+    }
+
+    func restore() {
+        if let previous { uselocale(previous) }
+        if let locale { freelocale(locale) }
+    }
 }

@@ -4,7 +4,7 @@ import Foundation
 import _RukoDeflateShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Compression level names mapped onto libdeflate levels.
@@ -48,6 +48,9 @@ public enum CompressionLevel: String, Sendable, CaseIterable {
 final class ParallelGzipWriter: @unchecked Sendable {
     /// The input bytes per independently compressed piece.
     static let defaultChunkSize = 1 << 20
+    /// The most compressor threads, and the most chunks in memory at once.
+    static let maxWorkers = 12
+    static let maxSlots = 12
 
     private final class Slot {
         let input: UnsafeMutableRawPointer
@@ -112,10 +115,11 @@ final class ParallelGzipWriter: @unchecked Sendable {
         self.level = level
         self.chunkSize = chunkSize
         self.maxOutputBytes = maxOutputBytes
-        let workers = max(1, threads)
-        // Two slots per worker keep every core busy while the producer fills the next one; the cap
-        // keeps memory bounded (16 × ~2 MiB) on machines with many cores.
-        let slotCount = min(2 * workers + 2, 16)
+        // Two slots per worker keep every core busy while the producer fills the next one. The caps
+        // keep peak RSS under 64 MB on machines with many cores: at most 12 slots of ~2 MiB and 12
+        // compressors (~0.4 MB each), whatever the thread count asked for.
+        let workers = min(max(1, threads), ParallelGzipWriter.maxWorkers)
+        let slotCount = min(2 * workers + 2, ParallelGzipWriter.maxSlots)
         let bound = Int(libdeflate_deflate_compress_bound(nil, chunkSize)) + 16
         free = (0..<slotCount).map { _ in Slot(chunkSize: chunkSize, outputCapacity: bound) }
         writeHeader()
@@ -232,7 +236,9 @@ final class ParallelGzipWriter: @unchecked Sendable {
 
     private func compressLoop() {
         guard let compressor = libdeflate_alloc_compressor(level.libdeflateLevel) else {
-            fail(ArchiveError(.compression("libdeflate_alloc_compressor(\(level.libdeflateLevel)) failed: out of memory")))
+            fail(
+                ArchiveError(
+                    .compression("libdeflate_alloc_compressor(\(level.libdeflateLevel)) failed: out of memory")))
             threadEnded()
             return
         }

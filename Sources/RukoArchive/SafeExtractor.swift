@@ -2,7 +2,7 @@ import CArchive
 import _RukoDeflateShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Bounds on what one extraction may create, against archive bombs.
@@ -62,7 +62,8 @@ public enum SafeExtractor {
         let name = slash.map { String(target[target.index(after: $0)...]) } ?? target
         var template = Array("\(parent)/.\(name).extract-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkdtemp($0) } }
-        guard made != nil, let tempPath = template.withUnsafeBufferPointer({ $0.baseAddress.map { String(cString: $0) } })
+        guard made != nil,
+            let tempPath = template.withUnsafeBufferPointer({ $0.baseAddress.map { String(cString: $0) } })
         else {
             throw ArchiveError(.system(operation: "create temporary directory beside", path: target, errno: errno))
         }
@@ -84,7 +85,9 @@ public enum SafeExtractor {
     }
 
     private static func isEmptyDirectory(_ path: String) throws(ArchiveError) -> Bool {
-        guard let stream = opendir(path) else { throw ArchiveError(.system(operation: "open", path: path, errno: errno)) }
+        guard let stream = opendir(path) else {
+            throw ArchiveError(.system(operation: "open", path: path, errno: errno))
+        }
         defer { closedir(stream) }
         while let record = readdir(stream) {
             let isDot = withUnsafeBytes(of: record.pointee.d_name) { raw in
@@ -157,6 +160,8 @@ private struct ExtractionJob {
             archive_read_free(archive)
             if let cachedParent { close(cachedParent.fd) }
         }
+        let locale = ThreadUTF8Locale()
+        defer { locale.restore() }
         archive_read_support_filter_all(archive)
         archive_read_support_format_all(archive)
         if archive_read_open_filename(archive, archivePath, 128 * 1024) != ARCHIVE_OK {
@@ -168,7 +173,7 @@ private struct ExtractionJob {
             var entryPointer: OpaquePointer?
             let status = archive_read_next_header(archive, &entryPointer)
             if status == ARCHIVE_EOF { break }
-            guard status >= ARCHIVE_WARN, let entry = entryPointer else {
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entry = entryPointer else {
                 throw ArchiveError(.format(path: archivePath, message: libarchiveMessage(archive)))
             }
             entries += 1
@@ -200,7 +205,8 @@ private struct ExtractionJob {
         guard let name = components.last else {
             // "./" itself: the destination's own mode.
             guard type == Glibc.S_IFDIR else {
-                throw ArchiveError(.unsafeEntry(path: display, reason: "a non-directory cannot replace the destination"))
+                throw ArchiveError(
+                    .unsafeEntry(path: display, reason: "a non-directory cannot replace the destination"))
             }
             rootMode = mode
             return
@@ -212,7 +218,9 @@ private struct ExtractionJob {
             if mkdirat(parent, cName, 0o700) != 0 {
                 guard errno == EEXIST else { throw systemError("mkdir", display) }
                 var existing = stat()
-                guard fstatat(parent, cName, &existing, AT_SYMLINK_NOFOLLOW) == 0 else { throw systemError("stat", display) }
+                guard fstatat(parent, cName, &existing, AT_SYMLINK_NOFOLLOW) == 0 else {
+                    throw systemError("stat", display)
+                }
                 if existing.st_mode & S_IFMT != S_IFDIR {
                     if unlinkat(parent, cName, 0) != 0 || mkdirat(parent, cName, 0o700) != 0 {
                         throw systemError("replace with directory", display)
@@ -254,7 +262,7 @@ private struct ExtractionJob {
             var offset: la_int64_t = 0
             let status = archive_read_data_block(archive, &block, &length, &offset)
             if status == ARCHIVE_EOF { break }
-            guard status >= ARCHIVE_WARN else {
+            guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
                 throw ArchiveError(.format(path: display, message: libarchiveMessage(archive)))
             }
             written += UInt64(length)
@@ -293,7 +301,8 @@ private struct ExtractionJob {
             target = try safeComponents(rawTarget, display: targetDisplay)
         } catch {
             throw ArchiveError(
-                .unsafeEntry(path: display, reason: "hard link to '\(targetDisplay)', which is outside the destination"))
+                .unsafeEntry(path: display, reason: "hard link to '\(targetDisplay)', which is outside the destination")
+            )
         }
         guard let name = components.last, let targetName = target.last else {
             throw ArchiveError(.unsafeEntry(path: display, reason: "hard link to or from the destination itself"))
@@ -304,10 +313,12 @@ private struct ExtractionJob {
         var existing = stat()
         guard fstatat(targetParent, targetName + [0], &existing, AT_SYMLINK_NOFOLLOW) == 0 else {
             throw ArchiveError(
-                .unsafeEntry(path: display, reason: "hard link to '\(targetDisplay)', which is not in the archive before it"))
+                .unsafeEntry(
+                    path: display, reason: "hard link to '\(targetDisplay)', which is not in the archive before it"))
         }
         guard existing.st_mode & S_IFMT == S_IFREG || existing.st_mode & S_IFMT == S_IFLNK else {
-            throw ArchiveError(.unsafeEntry(path: display, reason: "hard link to '\(targetDisplay)', which is not a file"))
+            throw ArchiveError(
+                .unsafeEntry(path: display, reason: "hard link to '\(targetDisplay)', which is not a file"))
         }
         let parent = try openParent(components.dropLast(), display: display)
         try removeExistingNonDirectory(parent: parent, name: name + [0], display: display)
@@ -351,7 +362,8 @@ private struct ExtractionJob {
                 close(fd)
                 let part = String(decoding: component, as: UTF8.self)
                 if isLink || code == ELOOP {
-                    throw ArchiveError(.unsafeEntry(path: display, reason: "its path goes through the symlink '\(part)'"))
+                    throw ArchiveError(
+                        .unsafeEntry(path: display, reason: "its path goes through the symlink '\(part)'"))
                 }
                 if code == ENOTDIR {
                     throw ArchiveError(.unsafeEntry(path: display, reason: "its parent '\(part)' is not a directory"))
@@ -408,5 +420,6 @@ private func safeComponents(_ raw: UnsafePointer<CChar>, display: String) throws
 }
 
 private func libarchiveMessage(_ archive: OpaquePointer) -> String {
-    archive_error_string(archive).map { String(cString: $0) } ?? "unreadable archive (libarchive error \(archive_errno(archive)))"
+    archive_error_string(archive).map { String(cString: $0) }
+        ?? "unreadable archive (libarchive error \(archive_errno(archive)))"
 }

@@ -2,7 +2,7 @@ import CArchive
 import _RukoDeflateShims
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How `SlugPacker` builds a slug.
@@ -79,9 +79,16 @@ public enum SlugPacker {
         let entries: Int
         let summary: ParallelGzipWriter.Summary
         do {
+            // UTF-8 names are stored as plain UTF-8 (other bytes still go in verbatim, marked
+            // hdrcharset=BINARY), whatever the process locale.
+            let locale = ThreadUTF8Locale()
+            defer { locale.restore() }
             let tar = try TarStream(sink: gzip)
             defer { tar.free() }
             var walker = TreeWalker(root: directory, options: options, tar: tar)
+            // The slug being written may sit inside the tree (packing "." to "./slug.tgz"): skip it.
+            var tempInfo = stat()
+            if fstat(temp.fd, &tempInfo) == 0 { walker.skip = (tempInfo.st_dev, tempInfo.st_ino) }
             try walker.emitTop(rootFD: root)
             try walker.walk(directoryFD: root, relative: [])
             try tar.close()
@@ -225,7 +232,9 @@ final class TarStream {
             }
             if n == 0 {
                 throw ArchiveError(
-                    .format(path: displayPath, message: "file shrank while it was being packed; pack a tree nothing is writing to"))
+                    .format(
+                        path: displayPath,
+                        message: "file shrank while it was being packed; pack a tree nothing is writing to"))
             }
             let accepted = archive_write_data(archive, buffer, n)
             if let callbackError { throw callbackError }
@@ -266,6 +275,8 @@ struct TreeWalker {
     let tar: TarStream
     let prefix: [UInt8]
     var entries = 0
+    /// Device and inode of a file never to pack (the output being written).
+    var skip: (dev_t, ino_t)?
 
     init(root: String, options: PackOptions, tar: TarStream) {
         self.root = root
@@ -287,7 +298,8 @@ struct TreeWalker {
             throw ArchiveError(.system(operation: "stat", path: root, errno: errno))
         }
         try tar.add(
-            name: prefix + [0], type: S_IFDIR, permissions: info.st_mode & 0o777, mtime: clamp(Int64(info.st_mtim.tv_sec)),
+            name: prefix + [0], type: S_IFDIR, permissions: info.st_mode & 0o777,
+            mtime: clamp(Int64(info.st_mtim.tv_sec)),
             body: .none, displayPath: root)
         entries += 1
     }
@@ -312,7 +324,8 @@ struct TreeWalker {
             let mtime = clamp(Int64(child.info.st_mtim.tv_sec))
             switch type {
             case S_IFDIR:
-                let fd = rukoarchive_openat(directoryFD, child.name + [0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+                let fd = rukoarchive_openat(
+                    directoryFD, child.name + [0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
                 guard fd >= 0 else { throw ArchiveError(.unreadable(path: display, errno: errno)) }
                 defer { close(fd) }
                 try tar.add(
@@ -371,9 +384,11 @@ struct TreeWalker {
             if name == Array(".git".utf8) { continue }  // always excluded, at every depth
             var info = stat()
             guard fstatat(directoryFD, name + [0], &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                let path = String(decoding: relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name, as: UTF8.self)
+                let path = String(
+                    decoding: relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name, as: UTF8.self)
                 throw ArchiveError(.unreadable(path: path, errno: errno))
             }
+            if let skip, info.st_dev == skip.0, info.st_ino == skip.1 { continue }
             let isDirectory = info.st_mode & S_IFMT == S_IFDIR
             if let exclude = options.exclude {
                 let path = relative.isEmpty ? name : relative + [UInt8(ascii: "/")] + name

@@ -1,4 +1,6 @@
 import Foundation
+import RukoArchive
+import RukoSandbox
 
 #if canImport(Glibc)
     import Glibc
@@ -115,7 +117,8 @@ public enum BundledBuildpacks {
         }
         let available = names.filter { name in
             var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".") && FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
+            return !name.hasPrefix(".")
+                && FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory)
                 && isDirectory.boolValue
         }
         var ordered: [String] = []
@@ -160,43 +163,53 @@ public struct Builder: Sendable {
 
         let ignore = try SlugIgnore.load(appDirectory: app)
         _ = try Procfile.load(appDirectory: app)  // fail fast on a broken Procfile
+        Timing.mark("start")
         let plan = try selectBuildpacks(log: emit)
+        Timing.mark("selection")
         let stack = Self.stack()
 
         let parent = request.workDirectory ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
         let work = try FileTree.makeTemporaryDirectory(in: parent, prefix: "ruko-build")
-        defer { FileTree.remove(work) }
+        defer {
+            Timing.mark("before cleanup")
+            FileTree.remove(work)
+            Timing.mark("cleanup")
+        }
         let owner = (uid: request.user.uid, gid: request.user.gid)
         let buildDirectory = work + "/app"
-        let buildpacksDirectory = work + "/buildpacks"
-        let envDirectory = work + "/env"
-        let outDirectory = work + "/out"
-        let driverDirectory = work + "/driver"
-        for directory in [buildDirectory, buildpacksDirectory, envDirectory, outDirectory] {
+        // One bind for /ruko: ownership keeps ENV_DIR and the driver read-only for the build user
+        // (root-owned) and the buildpack copies, outputs and a throwaway cache writable (build
+        // user). Few directories and mount points: on ext4 with `discard` every rmdir costs ms.
+        let rukoDirectory = work + "/ruko"
+        let buildpacksDirectory = rukoDirectory + "/buildpacks"
+        let envDirectory = rukoDirectory + "/env"
+        let outDirectory = rukoDirectory + "/out"
+        try makeOwnedDirectory(buildDirectory, owner: owner)
+        for directory in [rukoDirectory, envDirectory] {
+            try FileTree.makeDirectories(directory, mode: 0o755)
+        }
+        for directory in [buildpacksDirectory, outDirectory] {
             try makeOwnedDirectory(directory, owner: owner)
         }
-        try FileTree.makeDirectories(driverDirectory, mode: 0o755)
-        do {
-            try SafeFile.writeAtomically(Array(Driver.script.utf8), to: driverDirectory + "/build.sh", mode: 0o644)
-        } catch {
-            throw BuildError(.io, lines: error.messages)
-        }
+        try writeDriver(to: rukoDirectory + "/build.sh")
 
         // The source, minus .slugignore matches and .git, owned by the build user.
         let newestSource = try FileTree.copy(
             from: app, to: buildDirectory, owner: owner, what: "The app",
             exclude: { path, isDirectory in ignore.excludes(path, isDirectory: isDirectory) })
-        for (index, entry) in plan.buildpacks.enumerated() {
+        // Chosen buildpacks get private writable copies now; with detection, the driver copies the
+        // one that detected the app (detection itself reads /ruko/available, read-only).
+        for (index, entry) in plan.buildpacks.enumerated() where plan.mode == .list {
             let copy = buildpacksDirectory + "/\(index)"
             try makeOwnedDirectory(copy, owner: owner)
             _ = try FileTree.copy(
                 from: entry.directory, to: copy, owner: owner, what: "Buildpack \(entry.name)",
                 exclude: { path, _ in path == ".git" })
         }
-        try ConfigVars.writeEnvDirectory(request.environment, to: envDirectory, owner: owner)
-        chmod(envDirectory, 0o500)
-        let cacheMount = try prepareCache(work: work, owner: owner)
+        try ConfigVars.writeEnvDirectory(request.environment, to: envDirectory, owner: nil, mode: 0o644)
+        let cacheMount = try prepareCache(ruko: rukoDirectory, owner: owner)
 
+        Timing.mark("prepared work tree")
         emit(.header("Building on the \(stack) stack"))
         if plan.mode == .list, plan.buildpacks.count > 1 {
             emit(.header("Using buildpacks:"))
@@ -212,7 +225,7 @@ public struct Builder: Sendable {
 
         let template: RootfsTemplate
         do {
-            template = try RootfsTemplate.named(request.template)
+            template = try RootfsTemplate.load(request.template)
         } catch {
             throw BuildError(.sandbox, "Loading the rootfs template `\(request.template)`: \(error)")
         }
@@ -220,13 +233,14 @@ public struct Builder: Sendable {
             command: ["/bin/bash", Driver.scriptPath, plan.mode.rawValue] + plan.buildpacks.map(\.name),
             template: template)
         configuration.appDirectory = buildDirectory
-        configuration.binds = [
-            BindMount(source: buildpacksDirectory, destination: Driver.buildpacksMount, readOnly: false),
-            BindMount(source: cacheMount, destination: Driver.cacheMount, readOnly: false),
-            BindMount(source: envDirectory, destination: Driver.envMount, readOnly: true),
-            BindMount(source: outDirectory, destination: Driver.outMount, readOnly: false),
-            BindMount(source: driverDirectory, destination: Driver.driverMount, readOnly: true),
-        ]
+        configuration.binds = [BindMount(source: rukoDirectory, destination: "/ruko", readOnly: false)]
+        if let cacheMount {
+            configuration.binds.append(BindMount(source: cacheMount, destination: Driver.cacheMount, readOnly: false))
+        }
+        if plan.mode == .auto {
+            configuration.binds.append(
+                BindMount(source: request.buildpacksDirectory, destination: Driver.availableMount, readOnly: true))
+        }
         configuration.environment = environment
         configuration.user = request.user
         configuration.workingDirectory = "/app"
@@ -236,7 +250,9 @@ public struct Builder: Sendable {
         guard remaining > .zero else { throw timeoutError() }
         configuration.timeout = remaining
 
+        Timing.mark("before sandbox")
         let outcome = try runStreaming(configuration, emit: emit)
+        Timing.mark("sandbox")
         for warning in outcome.warnings { emit(.error("Warning: \(warning)")) }
 
         let status = readOut(outDirectory + "/status").map { $0.trimmingWhitespace() } ?? ""
@@ -254,15 +270,15 @@ public struct Builder: Sendable {
                     : "The build was killed by signal \(signal).")
         case .exited(let code):
             if code != 0 || status != "ok" {
-                throw failure(status: status, code: code, plan: plan, oomKilled: outcome.oomKilled)
+                throw failure(
+                    status: status, code: code, plan: plan, selected: readSelected(outDirectory, plan: plan),
+                    oomKilled: outcome.oomKilled)
             }
             if plan.mode == .auto {
-                guard let text = readOut(outDirectory + "/selected"), let index = Int(text.trimmingWhitespace()),
-                    plan.buildpacks.indices.contains(index)
-                else {
+                guard let selected = readSelected(outDirectory, plan: plan) else {
                     throw BuildError(.detect, "The build did not report which buildpack it selected.")
                 }
-                used = [plan.buildpacks[index]]
+                used = [selected]
             } else {
                 used = plan.buildpacks
             }
@@ -270,8 +286,7 @@ public struct Builder: Sendable {
 
         // Release: buildpack defaults merged in order, then the Procfile.
         var releases: [(name: String, release: BuildpackRelease)] = []
-        for entry in used {
-            let index = plan.buildpacks.firstIndex { $0.directory == entry.directory && $0.name == entry.name } ?? 0
+        for (index, entry) in used.enumerated() {  // release.I is numbered like /ruko/buildpacks/I
             let text = readOut(outDirectory + "/release.\(index)") ?? ""
             releases.append((entry.name, try BuildpackRelease(parsingYAML: text, buildpack: entry.name)))
         }
@@ -286,7 +301,10 @@ public struct Builder: Sendable {
             emit(.detail("Default types for buildpack -> " + defaults.joined(separator: ", ")))
         }
         if merged.processTypes.isEmpty {
-            emit(.error("Warning: no process types: add a Procfile (`web: <command>`) or use a buildpack that declares them."))
+            emit(
+                .error(
+                    "Warning: no process types: add a Procfile (`web: <command>`) or use a buildpack that declares them."
+                ))
         }
 
         var slugOptions = Slug.Options()
@@ -295,7 +313,10 @@ public struct Builder: Sendable {
         slugOptions.maxSize = request.maxSlugSize
         slugOptions.ignore = ignore
         slugOptions.sourceDateEpoch = request.sourceDateEpoch ?? newestSource
-        let packed = try Slug.pack(directory: buildDirectory, to: request.outputPath, options: slugOptions, output: emit)
+        Timing.mark("release")
+        defer { Timing.mark("pack") }
+        let packed = try Slug.pack(
+            directory: buildDirectory, to: request.outputPath, options: slugOptions, output: emit)
         return BuildResult(
             slugPath: request.outputPath, sha256: packed.sha256, size: packed.bytes, processTypes: merged.processTypes,
             configVars: merged.configVars, buildpacks: used.map(\.name), stack: stack, commit: request.sourceVersion)
@@ -351,7 +372,8 @@ public struct Builder: Sendable {
         }
         return Plan(
             mode: .auto,
-            buildpacks: candidates.map { PlannedBuildpack(name: $0, directory: request.buildpacksDirectory + "/" + $0) })
+            buildpacks: candidates.map { PlannedBuildpack(name: $0, directory: request.buildpacksDirectory + "/" + $0) }
+        )
     }
 
     // MARK: - Helpers
@@ -361,17 +383,31 @@ public struct Builder: Sendable {
         guard FileManager.default.fileExists(atPath: request.appDirectory, isDirectory: &isDirectory),
             isDirectory.boolValue
         else {
-            throw BuildError(.invalidRequest, "App directory \(request.appDirectory) does not exist or is not a directory.")
+            throw BuildError(
+                .invalidRequest, "App directory \(request.appDirectory) does not exist or is not a directory.")
         }
         let outputDirectory = SafeFile.parentDirectory(of: request.outputPath)
         guard FileManager.default.fileExists(atPath: outputDirectory, isDirectory: &isDirectory), isDirectory.boolValue
         else {
-            throw BuildError(.invalidRequest, "The slug's directory \(outputDirectory) does not exist: create it first.")
+            throw BuildError(
+                .invalidRequest, "The slug's directory \(outputDirectory) does not exist: create it first.")
         }
         guard request.maxSlugSize > 0 else { throw BuildError(.invalidRequest, "--max-slug-size must be above 0.") }
         guard request.timeout > .zero else { throw BuildError(.invalidRequest, "--timeout must be above 0.") }
         for name in request.environment.keys where !ConfigVars.isValidName(name) {
-            throw BuildError(.invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
+            throw BuildError(
+                .invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
+        }
+    }
+
+    private func writeDriver(to path: String) throws(BuildError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BuildError(.io, "Writing \(path): \(describeErrno(errno)).") }
+        defer { close(fd) }
+        do {
+            try SafeFile.writeAll(fd, Array(Driver.script.utf8), path: path)
+        } catch {
+            throw BuildError(.io, lines: error.messages)
         }
     }
 
@@ -384,16 +420,19 @@ public struct Builder: Sendable {
         }
     }
 
-    /// The host directory bound at /ruko/cache: `CACHE/build`, owned by the build user, holding
-    /// `cache/` (CACHE_DIR, a directory under the mount so buildpacks may `rm -rf` it).
-    private func prepareCache(work: String, owner: (uid: UInt32, gid: UInt32)) throws(BuildError) -> String {
-        let root: String
-        if let cache = request.cacheDirectory {
-            try FileTree.makeDirectories(cache, mode: 0o700)
-            root = cache + "/build"
-        } else {
-            root = work + "/cache"
+    /// The build cache. With `--cache-dir DIR`: `DIR/build`, owned by the build user, is bound at
+    /// /ruko/cache and holds `cache/` (CACHE_DIR, a directory under the mount point, so buildpacks
+    /// may `rm -rf` it); returns it. Without: a throwaway `/ruko/cache/cache` inside the /ruko
+    /// bind; returns nil.
+    private func prepareCache(ruko: String, owner: (uid: UInt32, gid: UInt32)) throws(BuildError) -> String? {
+        let mountPoint = ruko + "/cache"
+        try makeOwnedDirectory(mountPoint, owner: owner)
+        guard let cache = request.cacheDirectory else {
+            try makeOwnedDirectory(mountPoint + "/cache", owner: owner)
+            return nil
         }
+        try FileTree.makeDirectories(cache, mode: 0o700)
+        let root = cache + "/build"
         var info = stat()
         if lstat(root, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR {
             throw BuildError(.io, "\(root) is not a directory; remove it to reset the build cache.")
@@ -417,9 +456,20 @@ public struct Builder: Sendable {
             "Raise the limit with --timeout, or make the build faster (the cache persists with --cache-dir).")
     }
 
-    private func failure(status: String, code: Int32, plan: Plan, oomKilled: Bool) -> BuildError {
+    /// With detection: the candidate that detected the app (`/ruko/out/selected`).
+    private func readSelected(_ outDirectory: String, plan: Plan) -> PlannedBuildpack? {
+        guard plan.mode == .auto, let text = readOut(outDirectory + "/selected"),
+            let index = Int(text.trimmingWhitespace()), plan.buildpacks.indices.contains(index)
+        else { return nil }
+        return plan.buildpacks[index]
+    }
+
+    private func failure(
+        status: String, code: Int32, plan: Plan, selected: PlannedBuildpack?, oomKilled: Bool
+    ) -> BuildError {
         let words = status.split(separator: " ").map(String.init)
         func name(_ index: String) -> String {
+            if let selected { return selected.name }  // detection: the driver's index 0
             guard let index = Int(index), plan.buildpacks.indices.contains(index) else { return "?" }
             return plan.buildpacks[index].name
         }
@@ -427,18 +477,23 @@ public struct Builder: Sendable {
         switch words.first ?? "" {
         case "none":
             return BuildError(
-                .detect, "No buildpack detected this app. Tried, in order: "
+                .detect,
+                "No buildpack detected this app. Tried, in order: "
                     + plan.buildpacks.map(\.name).joined(separator: ", ") + ".",
                 "Choose one with --buildpack, set BUILDPACK_URL, or add a .buildpacks file.")
         case "incompatible" where words.count >= 2:
             return BuildError(.detect, "App not compatible with buildpack: \(name(words[1])) (bin/detect failed).")
+        case "copy" where words.count >= 2:
+            return BuildError(.detect, "Copying buildpack \(name(words[1])) for the build failed.")
         case "missing" where words.count >= 3:
             return BuildError(.compile, "Buildpack \(name(words[1])) has no \(words[2]).")
         case "notexec" where words.count >= 3:
             return BuildError(.compile, "Buildpack \(name(words[1])): \(words[2]) is not executable (chmod +x it).")
         case "compile" where words.count >= 3:
             return BuildError(
-                .compile, "Failed to compile app with buildpack \(name(words[1])) (bin/compile exited with \(words[2])).\(memory)")
+                .compile,
+                "Failed to compile app with buildpack \(name(words[1])) (bin/compile exited with \(words[2])).\(memory)"
+            )
         case "release" where words.count >= 3:
             return BuildError(
                 .release, "Buildpack \(name(words[1])): bin/release exited with \(words[2]).\(memory)")
@@ -493,7 +548,9 @@ public struct Builder: Sendable {
         for line in text.split(whereSeparator: \.isNewline) {
             guard let equals = line.firstIndex(of: "=") else { continue }
             var value = String(line[line.index(after: equals)...])
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 {
+                value = String(value.dropFirst().dropLast())
+            }
             fields[String(line[..<equals])] = value
         }
         guard let id = fields["ID"] else { return "linux" }
@@ -503,11 +560,17 @@ public struct Builder: Sendable {
 }
 
 /// Reads a pipe on its own thread and emits each complete line as soon as it arrives.
+///
+/// `init` returns only once the thread is running: the sandbox clones its init right after, and
+/// glibc's set*id in a child cloned while a thread is still being created can wait forever for
+/// that thread (glibc marks a thread under creation and a cloned child never sees it finish).
 final class LineReader: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(fd: Int32, isError: Bool, emit: @escaping @Sendable (BuildOutputLine) -> Void) {
+        let started = DispatchSemaphore(value: 0)
         let thread = Thread { [done] in
+            started.signal()
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 65536)
             func flush(_ bytes: ArraySlice<UInt8>) {
@@ -536,6 +599,7 @@ final class LineReader: @unchecked Sendable {
             done.signal()
         }
         thread.start()
+        started.wait()
     }
 
     func wait() { done.wait() }
@@ -557,5 +621,20 @@ extension BuildResult {
         } catch {
             throw BuildError(.io, lines: ["Writing \(path) failed:"] + error.messages)
         }
+    }
+}
+
+/// `RUKO_BUILD_TIMING=1`: phase times on stderr, for bench/build.sh investigations.
+enum Timing {
+    private static let enabled = ProcessInfo.processInfo.environment["RUKO_BUILD_TIMING"] != nil
+    nonisolated(unsafe) private static var last = ContinuousClock.now
+
+    static func mark(_ phase: String) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        let milliseconds =
+            Double((now - last).components.attoseconds) / 1e15 + Double((now - last).components.seconds) * 1000
+        FileHandle.standardError.write(Data("timing: \(phase) \(Units.formatOneDecimal(milliseconds)) ms\n".utf8))
+        last = now
     }
 }

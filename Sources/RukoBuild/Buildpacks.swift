@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import RukoArchive
 
 /// Where a buildpack comes from, as written in `--buildpack`, `BUILDPACK_URL` or `.buildpacks`.
 ///
@@ -135,8 +136,10 @@ public struct BuildpackFetcher: Sendable {
                 let file = directory + ".download"
                 defer { unlink(file) }
                 try run(
-                    ["curl", "--fail", "--silent", "--show-error", "--location", "--max-time", "600",
-                     "--proto", "=https,http", "--output", file, url],
+                    [
+                        "curl", "--fail", "--silent", "--show-error", "--location", "--max-time", "600",
+                        "--proto", "=https,http", "--output", file, url,
+                    ],
                     what: "downloading \(url)", source: source)
                 try unpack(tarball: file, into: directory, source: source)
             }

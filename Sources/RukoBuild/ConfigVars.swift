@@ -26,7 +26,8 @@ public enum ConfigVars {
         }
         let name = String(text[..<equals])
         guard isValidName(name) else {
-            throw BuildError(.invalidRequest, "--env \(text): `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
+            throw BuildError(
+                .invalidRequest, "--env \(text): `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
         }
         return (name, String(text[text.index(after: equals)...]))
     }
@@ -37,7 +38,7 @@ public enum ConfigVars {
     public static func parseEnvFile(_ text: String, name: String) throws(BuildError) -> [String: String] {
         var result: [String: String] = [:]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             var line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -89,16 +90,17 @@ public enum ConfigVars {
         return result
     }
 
-    /// Writes ENV_DIR: a file per var, mode 0600, owned by `owner`.
-    static func writeEnvDirectory(_ vars: [String: String], to path: String, owner: (uid: UInt32, gid: UInt32)?)
-        throws(BuildError)
-    {
+    /// Writes ENV_DIR: a file per var with `mode`, owned by `owner` (nil: the caller).
+    static func writeEnvDirectory(
+        _ vars: [String: String], to path: String, owner: (uid: UInt32, gid: UInt32)?, mode: mode_t = 0o600
+    ) throws(BuildError) {
         for (name, value) in vars.sorted(by: { $0.key < $1.key }) {
             guard isValidName(name) else {
-                throw BuildError(.invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
+                throw BuildError(
+                    .invalidRequest, "Config var `\(name)` is not a valid variable name ([A-Za-z_][A-Za-z0-9_]*).")
             }
             let file = path + "/" + name
-            let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
             guard fd >= 0 else {
                 throw BuildError(.io, "Writing ENV_DIR file \(file): \(describeErrno(errno)).")
             }
@@ -108,6 +110,7 @@ public enum ConfigVars {
             } catch {
                 throw BuildError(.io, lines: error.messages)
             }
+            fchmod(fd, mode)
             if let owner, fchown(fd, owner.uid, owner.gid) != 0 {
                 throw BuildError(.io, "chown(\(file)): \(describeErrno(errno)).")
             }

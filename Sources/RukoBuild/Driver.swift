@@ -1,5 +1,9 @@
 /// The script that runs the buildpacks inside the sandbox, as the build user.
 ///
+/// Layout: `/ruko/buildpacks/I` private writable buildpack copies, `/ruko/available/NAME` the
+/// buildpacks directory (read-only, for detection), `/ruko/env` ENV_DIR, `/ruko/cache/cache`
+/// CACHE_DIR, `/ruko/out` results.
+///
 /// One sandbox run per build: detection (when no buildpack was chosen), then for each buildpack
 /// `bin/detect` (for the framework name), `bin/compile`, `bin/release`. Each buildpack's stage
 /// runs in a subshell that first sources the `export` files of the buildpacks before it, in
@@ -11,13 +15,9 @@
 /// - `selected`: the index chosen by detection
 /// - `detect.I`: what `bin/detect` printed; `release.I`: what `bin/release` printed
 enum Driver {
-    static let buildpacksMount = "/ruko/buildpacks"
     static let cacheMount = "/ruko/cache"
-    static let cacheDirectory = "/ruko/cache/cache"
-    static let envMount = "/ruko/env"
-    static let outMount = "/ruko/out"
-    static let driverMount = "/ruko/driver"
-    static let scriptPath = "/ruko/driver/build.sh"
+    static let availableMount = "/ruko/available"
+    static let scriptPath = "/ruko/build.sh"
 
     /// `bash build.sh auto NAME...` detects among the candidates; `bash build.sh list NAME...`
     /// runs every buildpack in order.
@@ -52,10 +52,14 @@ enum Driver {
         selected=()
         if [ "$mode" = auto ]; then
             for i in "${!names[@]}"; do
-                if [ -f "$bps/$i/bin/detect" ] && [ -x "$bps/$i/bin/detect" ]; then
-                    if stage -- "$bps/$i/bin/detect" /app > "$out/detect.$i" 2> /dev/null; then
-                        selected=("$i")
+                candidate=/ruko/available/${names[$i]}
+                if [ -f "$candidate/bin/detect" ] && [ -x "$candidate/bin/detect" ]; then
+                    if stage -- "$candidate/bin/detect" /app > "$out/detect.0" 2> /dev/null; then
                         printf '%s\n' "$i" > "$out/selected"
+                        # The chosen buildpack's private writable copy.
+                        cp -R -P --preserve=mode,timestamps "$candidate" "$bps/0" || finish "copy $i"
+                        names=("${names[$i]}")
+                        selected=(0)
                         break
                     fi
                 fi

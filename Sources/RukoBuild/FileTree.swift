@@ -29,7 +29,8 @@ enum FileTree {
             }
             guard offending.isEmpty else { return }
             newest = max(newest, Int64(info.st_mtim.tv_sec))
-            try copyEntry(from: source + "/" + relative, to: destination + "/" + relative, mode: info.st_mode, owner: owner)
+            try copyEntry(
+                from: source + "/" + relative, to: destination + "/" + relative, mode: info.st_mode, owner: owner)
         }
         if !offending.isEmpty { throw specialFilesError(offending, what: what) }
         // Directory modes last, so a read-only directory does not stop its own copy.
@@ -120,7 +121,9 @@ enum FileTree {
     }
 
     static func specialFilesError(_ offending: [String], what: String) -> BuildError {
-        var lines = ["\(what) contains files that cannot go into a slug (only regular files, directories and symlinks can):"]
+        var lines = [
+            "\(what) contains files that cannot go into a slug (only regular files, directories and symlinks can):"
+        ]
         lines += offending.prefix(20).map { "  \($0)" }
         if offending.count > 20 { lines.append("  … and \(offending.count - 20) more") }
         lines.append("Remove them, or list them in .slugignore.")

@@ -25,7 +25,7 @@ public struct Procfile: Sendable, Equatable {
         var entries: [Entry] = []
         var seen: [String: Int] = [:]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             let line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -54,7 +54,8 @@ public struct Procfile: Sendable, Equatable {
         }
         guard !entries.isEmpty else {
             throw BuildError(
-                .procfile, "\(name) declares no process types: add a line such as `web: <command that listens on $PORT>`.")
+                .procfile,
+                "\(name) declares no process types: add a line such as `web: <command that listens on $PORT>`.")
         }
         self.entries = entries
     }

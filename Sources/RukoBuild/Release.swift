@@ -30,22 +30,27 @@ public struct BuildpackRelease: Sendable, Equatable {
         if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" { return }
         guard let mapping = node.mapping else {
             throw BuildError(
-                .release, "Buildpack \(buildpack): bin/release must print a YAML mapping (`config_vars:`, `default_process_types:`).")
+                .release,
+                "Buildpack \(buildpack): bin/release must print a YAML mapping (`config_vars:`, `default_process_types:`)."
+            )
         }
         configVars = try Self.stringMap(mapping["config_vars"], key: "config_vars", buildpack: buildpack)
         defaultProcessTypes = try Self.stringMap(
             mapping["default_process_types"], key: "default_process_types", buildpack: buildpack)
         for (type, command) in defaultProcessTypes {
             guard Procfile.isValidType(type) else {
-                throw BuildError(.release, "Buildpack \(buildpack): bin/release declares an invalid process type `\(type)`.")
+                throw BuildError(
+                    .release, "Buildpack \(buildpack): bin/release declares an invalid process type `\(type)`.")
             }
             if command.isEmpty {
-                throw BuildError(.release, "Buildpack \(buildpack): bin/release declares process type `\(type)` without a command.")
+                throw BuildError(
+                    .release, "Buildpack \(buildpack): bin/release declares process type `\(type)` without a command.")
             }
         }
     }
 
-    private static func stringMap(_ node: Node?, key: String, buildpack: String) throws(BuildError) -> [String: String] {
+    private static func stringMap(_ node: Node?, key: String, buildpack: String) throws(BuildError) -> [String: String]
+    {
         guard let node else { return [:] }
         if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
             return [:]
@@ -65,7 +70,8 @@ public struct BuildpackRelease: Sendable, Equatable {
     }
 
     static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }.joined(separator: " ")
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }.joined(
+            separator: " ")
     }
 }
 

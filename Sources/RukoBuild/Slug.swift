@@ -1,3 +1,5 @@
+import RukoArchive
+
 /// How the app sits in the slug.
 public enum SlugLayout: String, Sendable, CaseIterable, Codable {
     /// Heroku's documented layout: `./app/Procfile`.

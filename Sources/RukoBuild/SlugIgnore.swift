@@ -34,7 +34,7 @@ public struct SlugIgnore: Sendable, Equatable {
     public init(parsing text: String) throws(BuildError) {
         var rules: [Rule] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             lineNumber += 1
             var line = Substring(rawLine)
             if line.last == "\r" { line.removeLast() }

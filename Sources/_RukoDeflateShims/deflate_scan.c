@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-// Bit reader: LSB-first, refilled a byte at a time from a bounded buffer.
+// Bit reader: LSB-first, refilled eight bytes at a time from a bounded buffer.
 struct reader {
     const uint8_t *data;
     size_t length;
@@ -15,13 +15,25 @@ struct reader {
 };
 
 static inline void refill(struct reader *r) {
+    if (r->next_byte + 8 <= r->length) {
+        // Fast path: one unaligned little-endian load, keep whole bytes only.
+        uint64_t word;
+        memcpy(&word, r->data + r->next_byte, 8);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+        word = __builtin_bswap64(word);
+#endif
+        r->bits |= word << r->count;
+        r->next_byte += (63 - r->count) >> 3;
+        r->count |= 56;
+        return;
+    }
     while (r->count <= 56) {
         if (r->next_byte < r->length) {
-            r->bits |= (uint64_t)r->data[r->next_byte++] << r->count;
-        } else {
-            // Past the end: feed zeros but remember, so a truncated stream is an error if used.
-            r->next_byte++;
+            r->bits |= (uint64_t)r->data[r->next_byte] << r->count;
         }
+        // Past the end: zeros are fed, but `next_byte` still counts them, so a stream that
+        // needed them is detected as truncated.
+        r->next_byte++;
         r->count += 8;
     }
 }
@@ -36,6 +48,14 @@ static inline uint32_t peek(struct reader *r, unsigned n) {
     return (uint32_t)(r->bits & ((1ull << n) - 1));
 }
 
+/// Like `peek`/`take` without the refill check: the caller refilled (>= 56 bits available).
+static inline uint32_t bits_unchecked(struct reader *r, unsigned n) {
+    uint32_t v = (uint32_t)(r->bits & ((1ull << n) - 1));
+    r->bits >>= n;
+    r->count -= n;
+    return v;
+}
+
 static inline void consume(struct reader *r, unsigned n) {
     r->bits >>= n;
     r->count -= n;
@@ -48,7 +68,7 @@ static inline uint32_t take(struct reader *r, unsigned n) {
     return v;
 }
 
-enum { MAX_BITS = 15, FAST_BITS = 10, MAX_LITLEN = 288, MAX_DIST = 32 };
+enum { MAX_BITS = 15, FAST_BITS = 11, MAX_LITLEN = 288, MAX_DIST = 32 };
 
 // A canonical Huffman code: a FAST_BITS lookup table for short codes, and per-length counts plus
 // symbols in canonical order for the (rare) longer ones.
@@ -102,9 +122,13 @@ static int build(struct huffman *h, const uint8_t *lengths, unsigned n) {
     return 0;
 }
 
-/// Decodes one symbol; -1 when the bits match no code.
-static inline int decode(struct reader *r, const struct huffman *h) {
-    uint32_t bits = peek(r, MAX_BITS);
+/// Decodes one symbol from `bits` (the next MAX_BITS buffered bits) and consumes its length;
+/// -1 when the bits match no code. `decode` refills first.
+static inline int decode_bits(struct reader *r, const struct huffman *h, uint32_t bits);
+
+static inline int decode(struct reader *r, const struct huffman *h) { return decode_bits(r, h, peek(r, MAX_BITS)); }
+
+static inline int decode_bits(struct reader *r, const struct huffman *h, uint32_t bits) {
     uint16_t entry = h->fast[bits & ((1u << FAST_BITS) - 1)];
     if (entry != 0) {
         consume(r, entry & 15);
@@ -140,21 +164,22 @@ static int walk_codes(struct reader *r, const struct huffman *litlen, const stru
                       uint64_t *decoded) {
     uint64_t produced = 0;
     for (;;) {
-        int sym = decode(r, litlen);
-        if (sym < 0) return -1;
-        if (sym < 256) {
-            produced++;
-        } else if (sym == 256) {
-            break;
-        } else {
-            sym -= 257;
-            if (sym >= 29) return -1;
-            produced += length_base[sym] + take(r, length_extra[sym]);
-            int d = decode(r, dist);
-            if (d < 0 || d >= 30) return -1;
-            take(r, dist_extra[d]);
-        }
+        // One refill covers a whole length/distance pair: 15 + 5 + 15 + 13 = 48 <= 56 bits.
+        refill(r);
         if (r->next_byte > r->length + 8) return -1;  // ran far past the end: garbage
+        int sym = decode_bits(r, litlen, (uint32_t)(r->bits & ((1u << MAX_BITS) - 1)));
+        if (sym < 256) {
+            if (sym < 0) return -1;
+            produced++;
+            continue;
+        }
+        if (sym == 256) break;
+        sym -= 257;
+        if (sym >= 29) return -1;
+        produced += length_base[sym] + bits_unchecked(r, length_extra[sym]);
+        int d = decode_bits(r, dist, (uint32_t)(r->bits & ((1u << MAX_BITS) - 1)));
+        if (d < 0 || d >= 30) return -1;
+        bits_unchecked(r, dist_extra[d]);
     }
     *decoded += produced;
     return 0;

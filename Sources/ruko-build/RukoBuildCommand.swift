@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import RukoArchive
 import RukoBuild
+import RukoSandbox
 
 #if canImport(Glibc)
     import Glibc
@@ -113,18 +115,22 @@ struct Build: ParsableCommand {
 
     @OptionGroup var slug: SlugOptions
 
-    @Option(help: ArgumentHelp(
-        "A buildpack: local path, file://, https:// tarball, git URL[#ref], or a bundled name. Repeat for multi-buildpack, in order.",
-        valueName: "URL|PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "A buildpack: local path, file://, https:// tarball, git URL[#ref], or a bundled name. Repeat for multi-buildpack, in order.",
+            valueName: "URL|PATH"))
     var buildpack: [String] = []
 
     @Option(help: ArgumentHelp("Buildpacks to detect among (default: the bundled ones).", valueName: "DIR"))
     var buildpacksDir: String?
 
-    @Option(help: ArgumentHelp("Cache for fetched buildpacks (default: /var/cache/ruko/buildpacks as root).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Cache for fetched buildpacks (default: /var/cache/ruko/buildpacks as root).", valueName: "DIR"))
     var buildpackCache: String?
 
-    @Option(help: ArgumentHelp("The app's build cache, kept between builds (CACHE_DIR lives under it).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp("The app's build cache, kept between builds (CACHE_DIR lives under it).", valueName: "DIR"))
     var cacheDir: String?
 
     @Option(help: ArgumentHelp("Config vars from a directory with one file per var.", valueName: "DIR"))
@@ -145,10 +151,12 @@ struct Build: ParsableCommand {
     @Option(help: ArgumentHelp("Maximum number of processes in the build.", valueName: "N"))
     var pids: Int?
 
-    @Option(help: ArgumentHelp("Write the release (process types, config vars, slug sha256…) as JSON.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp("Write the release (process types, config vars, slug sha256…) as JSON.", valueName: "FILE"))
     var releaseJson: String?
 
-    @Option(help: ArgumentHelp("The commit being built (SOURCE_VERSION); default: APP_DIR's git HEAD.", valueName: "SHA"))
+    @Option(
+        help: ArgumentHelp("The commit being built (SOURCE_VERSION); default: APP_DIR's git HEAD.", valueName: "SHA"))
     var sourceVersion: String?
 
     @Option(help: ArgumentHelp("Rootfs template for the sandbox.", valueName: "NAME"))
@@ -207,7 +215,8 @@ struct Build: ParsableCommand {
         request.compression = slug.compressionLevel
         request.template = template
         request.allowMissingControllers = allowMissingControllers
-        request.sourceVersion = sourceVersion ?? ProcessInfo.processInfo.environment["SOURCE_VERSION"]
+        request.sourceVersion =
+            sourceVersion ?? ProcessInfo.processInfo.environment["SOURCE_VERSION"]
             ?? gitHead(request.appDirectory)
         if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
             guard let value = Int64(epoch), value >= 0 else {
@@ -232,7 +241,8 @@ struct Pack: ParsableCommand {
         let printer = Printer(quiet: slug.quiet, json: slug.json)
         do throws(BuildError) {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+            else {
                 throw BuildError(.invalidRequest, "\(directory) does not exist or is not a directory.")
             }
             var options = Slug.Options()
@@ -250,7 +260,8 @@ struct Pack: ParsableCommand {
             let result = try Slug.pack(directory: directory, to: output, options: options) { printer.print($0) }
             if slug.json {
                 printer.writeStdout(
-                    "{\n  \"sha256\" : \"\(result.sha256)\",\n  \"size\" : \(result.bytes),\n  \"slugPath\" : \(jsonString(output))\n}\n")
+                    "{\n  \"sha256\" : \"\(result.sha256)\",\n  \"size\" : \(result.bytes),\n  \"slugPath\" : \(jsonString(output))\n}\n"
+                )
             }
         } catch {
             printer.printError(error)
@@ -269,15 +280,29 @@ struct Unpack: ParsableCommand {
     @Argument(help: ArgumentHelp("Where to unpack it (created if missing).", valueName: "DIR"))
     var directory: String
 
+    @Option(help: ArgumentHelp("Give every entry to this user (e.g. 10001, the sandbox user).", valueName: "UID[:GID]"))
+    var owner: String?
+
+    func validate() throws {
+        if let owner, parseOwner(owner) == nil { throw ValidationError("--owner \(owner): expected UID[:GID].") }
+    }
+
     func run() throws {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try SafeExtractor.extract(archive: slugPath, to: directory)
+            try SafeExtractor.extract(archive: slugPath, to: directory, owner: owner.flatMap(parseOwner))
         } catch {
             FileHandle.standardError.write(Data(" !     Unpacking \(slugPath) failed: \(error)\n".utf8))
             throw ExitCode(1)
         }
     }
+}
+
+func parseOwner(_ text: String) -> (uid: UInt32, gid: UInt32)? {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count <= 2, let uid = UInt32(parts[0]) else { return nil }
+    if parts.count == 1 { return (uid, uid) }
+    guard let gid = UInt32(parts[1]) else { return nil }
+    return (uid, gid)
 }
 
 func absolute(_ path: String) -> String {

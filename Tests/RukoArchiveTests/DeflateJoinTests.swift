@@ -10,7 +10,8 @@ import _RukoDeflateShims
 @Suite struct DeflateJoinTests {
     func pieces() -> [[UInt8]] {
         var rng = SystemRandomNumberGenerator()
-        let text = Array(String(repeating: "the quick brown fox jumps over the lazy dog 0123456789\n", count: 4000).utf8)
+        let text = Array(
+            String(repeating: "the quick brown fox jumps over the lazy dog 0123456789\n", count: 4000).utf8)
         let random = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let lowEntropy = (0..<250_000).map { _ in UInt8.random(in: 97...100, using: &rng) }
         let zeros = [UInt8](repeating: 0, count: 200_000)
@@ -29,7 +30,8 @@ import _RukoDeflateShims
             var out = [UInt8](repeating: 0, count: capacity)
             var length = piece.withUnsafeBytes { input in
                 out.withUnsafeMutableBytes { output in
-                    libdeflate_deflate_compress(compressor, input.baseAddress, piece.count, output.baseAddress, capacity - 8)
+                    libdeflate_deflate_compress(
+                        compressor, input.baseAddress, piece.count, output.baseAddress, capacity - 8)
                 }
             }
             #expect(length > 0)
@@ -50,7 +52,8 @@ import _RukoDeflateShims
         let status = joined.withUnsafeBytes { input in
             result.withUnsafeMutableBytes { output in
                 libdeflate_deflate_decompress_ex(
-                    decompressor, input.baseAddress, joined.count, output.baseAddress, expected.count, &actualIn, &actualOut)
+                    decompressor, input.baseAddress, joined.count, output.baseAddress, expected.count, &actualIn,
+                    &actualOut)
             }
         }
         #expect(status == LIBDEFLATE_SUCCESS)
@@ -74,13 +77,48 @@ import _RukoDeflateShims
         #expect(rukodeflate_make_nonfinal(&out, &length, 128, UInt64(input.count + 1)) == -1)
     }
 
+    /// The walker reads only inside its buffer and ends on any input: random bytes and damaged
+    /// streams are rejected or walked, never crash or hang.
+    @Test func scanSurvivesDamagedStreams() throws {
+        let compressor = try #require(libdeflate_alloc_compressor(6))
+        defer { libdeflate_free_compressor(compressor) }
+        let input = pieces().flatMap { $0 }.prefix(200_000)
+        var valid = [UInt8](repeating: 0, count: 300_000)
+        let length = Array(input).withUnsafeBytes { raw in
+            libdeflate_deflate_compress(compressor, raw.baseAddress, raw.count, &valid, valid.count)
+        }
+        valid = Array(valid.prefix(length))
+        var scan = rukodeflate_scan()
+        #expect(rukodeflate_scan(valid, valid.count, &scan) == 0)
+        #expect(scan.decoded_bytes == UInt64(input.count))
+        #expect(scan.end_bit <= UInt64(valid.count) * 8)
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<500 {
+            var damaged = valid
+            if round % 2 == 0 {
+                for _ in 0..<(1 + round % 7) {
+                    let bit = Int.random(in: 0..<(damaged.count * 8), using: &rng)
+                    damaged[bit / 8] ^= UInt8(1 << (bit % 8))
+                }
+            } else {
+                damaged = (0..<Int.random(in: 0..<4096, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng)
+                }
+            }
+            let cut = Int.random(in: 0...damaged.count, using: &rng)
+            if rukodeflate_scan(damaged, cut, &scan) == 0 {
+                #expect(scan.end_bit <= UInt64(cut) * 8)
+            }
+        }
+    }
+
     @Test func crcCombineMatchesWholeCRC() {
         var rng = SystemRandomNumberGenerator()
         let data = (0..<100_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
         for split in [0, 1, 7, 4096, 65_537, 99_999, 100_000] {
             let a = libdeflate_crc32(0, data, split)
             let b = data.withUnsafeBufferPointer { libdeflate_crc32(0, $0.baseAddress! + split, data.count - split) }
-            #expect(rukodeflate_crc32_combine(a, b, UInt64(data.count - split)) == libdeflate_crc32(0, data, data.count))
+            #expect(
+                rukodeflate_crc32_combine(a, b, UInt64(data.count - split)) == libdeflate_crc32(0, data, data.count))
         }
     }
 

@@ -39,9 +39,12 @@ func makeArchive(_ path: String, compression: String = "gz", _ body: String) thr
             #expect(error.kind == expected, sourceLocation: sourceLocation)
         }
         // Nothing left behind: no destination, no temporary directory, nothing outside.
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.sub("dest")) == [], sourceLocation: sourceLocation)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["dest", "hostile.tgz"],
-                sourceLocation: sourceLocation)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: scratch.sub("dest")) == [],
+            sourceLocation: sourceLocation)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["dest", "hostile.tgz"],
+            sourceLocation: sourceLocation)
     }
 
     @Test func dotDotIsRefused() throws {
@@ -54,7 +57,8 @@ func makeArchive(_ path: String, compression: String = "gz", _ body: String) thr
     }
 
     @Test func absolutePathsAreRefused() throws {
-        try expectRefused("add_file('/tmp/ruko-evil', b'x')", .unsafeEntry(path: "/tmp/ruko-evil", reason: "absolute path"))
+        try expectRefused(
+            "add_file('/tmp/ruko-evil', b'x')", .unsafeEntry(path: "/tmp/ruko-evil", reason: "absolute path"))
         #expect(access("/tmp/ruko-evil", F_OK) != 0)
     }
 
@@ -73,7 +77,8 @@ func makeArchive(_ path: String, compression: String = "gz", _ body: String) thr
         let scratch = try Scratch()
         try write(scratch.sub("victim"), "original")
         let archive = scratch.sub("a.tgz")
-        try makeArchive(archive, "add('x', tarfile.SYMTYPE, linkname='\(scratch.sub("victim"))')\nadd_file('x', b'new')")
+        try makeArchive(
+            archive, "add('x', tarfile.SYMTYPE, linkname='\(scratch.sub("victim"))')\nadd_file('x', b'new')")
         try SafeExtractor.extract(archive: archive, to: scratch.sub("out"))
         #expect(try String(contentsOfFile: scratch.sub("victim"), encoding: .utf8) == "original")
         #expect(try String(contentsOfFile: scratch.sub("out/x"), encoding: .utf8) == "new")

@@ -8,7 +8,8 @@ import Testing
         let scratch = try Scratch()
         let tree = scratch.sub("tree")
         try makeSampleTree(at: tree)
-        let result = try SlugPacker.pack(directory: tree, to: scratch.sub("slug.tgz"), options: PackOptions(prefix: "./"))
+        let result = try SlugPacker.pack(
+            directory: tree, to: scratch.sub("slug.tgz"), options: PackOptions(prefix: "./"))
         #expect(result.bytes > 0)
         #expect(result.sha256.count == 64)
         try SafeExtractor.extract(archive: scratch.sub("slug.tgz"), to: scratch.sub("out"))
@@ -28,6 +29,7 @@ import Testing
         #expect(try run(["gzip", "-t", slug]).status == 0)
         let gnu = try run(["tar", "tvzf", slug])
         #expect(gnu.status == 0)
+        #expect(!gnu.output.contains("Ignoring unknown extended header"), "UTF-8 names need no hdrcharset")
         let bsd = try run(["bsdtar", "-tf", slug])
         #expect(bsd.status == 0)
         let python = try run([
@@ -59,7 +61,10 @@ import Testing
             }
         #expect(Set(listed) == Set(expected))
         #expect(listed == listed.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
-        #expect(python.output.split(separator: "\n").map(String.init) == listed)
+        // tarfile drops the trailing "/" of directory names.
+        #expect(
+            python.output.split(separator: "\n").map(String.init)
+                == listed.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
         #expect(gnu.output.contains("./app/start-link -> bin/start"))
         #expect(gnu.output.contains("./app/outside-link -> /etc/passwd"))
         // a.txt sorts before the directory a/ and its contents.
@@ -87,7 +92,10 @@ import Testing
         }
         #expect(hashes.count == 1)
         #expect(sizes.count == 1)
-        let check = try run(["sh", "-c", "cmp '\(scratch.sub("slug-1.tgz"))' '\(scratch.sub("slug-8.tgz"))' && sha256sum '\(scratch.sub("slug-2.tgz"))'"])
+        let check = try run([
+            "sh", "-c",
+            "cmp '\(scratch.sub("slug-1.tgz"))' '\(scratch.sub("slug-8.tgz"))' && sha256sum '\(scratch.sub("slug-2.tgz"))'",
+        ])
         #expect(check.status == 0)
         #expect(check.output.hasPrefix(hashes.first ?? "none"))
         #expect(try run(["gzip", "-t", scratch.sub("slug-2.tgz")]).status == 0)
@@ -151,8 +159,40 @@ import Testing
         let slug = scratch.sub("s.tgz")
         let result = try SlugPacker.pack(directory: tree, to: slug, options: options)
         let listing = try run(["tar", "tzf", slug]).output.split(separator: "\n").map(String.init)
-        #expect(listing == ["./app/", "./app/keep.txt", "./app/vendor/", "./app/vendor/gem/", "./app/vendor/gem/lib.rb"])
+        #expect(
+            listing == ["./app/", "./app/keep.txt", "./app/vendor/", "./app/vendor/gem/", "./app/vendor/gem/lib.rb"])
         #expect(result.entries == listing.count)
+    }
+
+    @Test func packingIntoTheTreeItselfSkipsTheOutput() throws {
+        let scratch = try Scratch()
+        try write(scratch.sub("Procfile"), "web: x\n")
+        let result = try SlugPacker.pack(
+            directory: scratch.path, to: scratch.sub("slug.tgz"), options: PackOptions(prefix: "./"))
+        let listing = try run(["tar", "tzf", scratch.sub("slug.tgz")]).output.split(separator: "\n")
+        #expect(listing == ["./", "./Procfile"])
+        #expect(result.entries == 2)
+    }
+
+    @Test func namesThatAreNotUTF8RoundTripByteForByte() throws {
+        let scratch = try Scratch()
+        try mkdirs(scratch.sub("tree"))
+        // "caf\xE9" (Latin-1): not valid UTF-8.
+        let name: [UInt8] = Array(scratch.sub("tree/caf").utf8) + [0xE9, 0]
+        let fd = name.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) }
+        }
+        #expect(fd >= 0)
+        close(fd)
+        _ = try SlugPacker.pack(directory: scratch.sub("tree"), to: scratch.sub("s.tgz"), options: PackOptions())
+        try SafeExtractor.extract(archive: scratch.sub("s.tgz"), to: scratch.sub("out"))
+        let extracted: [UInt8] = Array(scratch.sub("out/app/caf").utf8) + [0xE9, 0]
+        let found = extracted.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { access($0.baseAddress!, F_OK) }
+        }
+        #expect(found == 0)
+        #expect(try run(["gzip", "-t", scratch.sub("s.tgz")]).status == 0)
+        #expect(try run(["tar", "tzf", scratch.sub("s.tgz")]).status == 0)
     }
 
     @Test func specialFilesAreRefusedByName() throws {
@@ -168,6 +208,23 @@ import Testing
         // Excluded, it is fine.
         let excluded = PackOptions(exclude: { path, _ in path == "run/pipe" })
         _ = try SlugPacker.pack(directory: tree, to: out, options: excluded)
+    }
+
+    /// A failure after many chunks are in flight stops every thread and leaves nothing behind.
+    @Test func failureMidStreamLeavesNothing() throws {
+        let scratch = try Scratch()
+        let tree = scratch.sub("tree")
+        try mkdirs(tree)
+        var rng = SystemRandomNumberGenerator()
+        try Data((0..<6_000_000).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            .write(to: URL(fileURLWithPath: tree + "/a-big"))
+        #expect(mkfifo(tree + "/z-fifo", 0o644) == 0)
+        for threads in [1, 2, 8] {
+            #expect(throws: ArchiveError(.specialFile(path: "z-fifo", kind: "fifo"))) {
+                try SlugPacker.pack(directory: tree, to: scratch.sub("s.tgz"), options: PackOptions(threads: threads))
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path) == ["tree"])
     }
 
     @Test(.enabled(if: geteuid() != 0, "root reads every file"))

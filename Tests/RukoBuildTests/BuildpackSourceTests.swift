@@ -9,12 +9,18 @@ struct BuildpackSourceTests {
         func location(_ text: String) throws -> BuildpackSource.Location {
             try BuildpackSource(parsing: text, bundledDirectory: nil).location
         }
-        #expect(try location("https://example.com/bp/python.tgz") == .remoteTarball(url: "https://example.com/bp/python.tgz"))
-        #expect(try location("https://example.com/bp.tar.gz?x=1") == .remoteTarball(url: "https://example.com/bp.tar.gz?x=1"))
+        #expect(
+            try location("https://example.com/bp/python.tgz")
+                == .remoteTarball(url: "https://example.com/bp/python.tgz"))
+        #expect(
+            try location("https://example.com/bp.tar.gz?x=1")
+                == .remoteTarball(url: "https://example.com/bp.tar.gz?x=1"))
         #expect(
             try location("https://github.com/heroku/heroku-buildpack-python.git#v250")
                 == .git(url: "https://github.com/heroku/heroku-buildpack-python.git", ref: "v250"))
-        #expect(try location("https://github.com/heroku/heroku-buildpack-ruby") == .git(url: "https://github.com/heroku/heroku-buildpack-ruby", ref: nil))
+        #expect(
+            try location("https://github.com/heroku/heroku-buildpack-ruby")
+                == .git(url: "https://github.com/heroku/heroku-buildpack-ruby", ref: nil))
         #expect(try location("git@github.com:me/bp.git#main") == .git(url: "git@github.com:me/bp.git", ref: "main"))
         #expect(try location("ssh://git@host/bp.git") == .git(url: "ssh://git@host/bp.git", ref: nil))
         #expect(try location("file:///srv/bp.tgz") == .localTarball("/srv/bp.tgz"))
@@ -83,7 +89,10 @@ struct BuildpackSourceTests {
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
         var text: String?
         for _ in 0..<50 where text == nil {
             usleep(100_000)

@@ -21,7 +21,8 @@ struct ReleaseTests {
     @Test func emptyOutputIsAnEmptyRelease() throws {
         #expect(try BuildpackRelease(parsingYAML: "", buildpack: "x") == BuildpackRelease())
         #expect(try BuildpackRelease(parsingYAML: "---\n", buildpack: "x") == BuildpackRelease())
-        #expect(try BuildpackRelease(parsingYAML: "---\ndefault_process_types:\n", buildpack: "x") == BuildpackRelease())
+        #expect(
+            try BuildpackRelease(parsingYAML: "---\ndefault_process_types:\n", buildpack: "x") == BuildpackRelease())
     }
 
     static let malformed = [
@@ -44,7 +45,8 @@ struct ReleaseTests {
     }
 
     @Test func procfileWinsAndBuildpacksMergeInOrder() throws {
-        let first = BuildpackRelease(configVars: ["A": "1", "B": "1"], defaultProcessTypes: ["web": "first-web", "a": "x"])
+        let first = BuildpackRelease(
+            configVars: ["A": "1", "B": "1"], defaultProcessTypes: ["web": "first-web", "a": "x"])
         let second = BuildpackRelease(configVars: ["B": "2"], defaultProcessTypes: ["web": "second-web", "b": "y"])
         let procfile = try Procfile(parsing: "web: procfile-web\nclock: tick\n")
         let merged = MergedRelease(buildpacks: [("one", first), ("two", second)], procfile: procfile)

@@ -90,7 +90,8 @@ struct SlugIgnoreTests {
             _ = try SlugIgnore(parsing: "*.log\n!keep.log\n")
         } throws: { error in
             guard let error = error as? BuildError else { return false }
-            return error.kind == .slugIgnore && error.messages[0].contains("line 2") && error.messages[0].contains("!keep.log")
+            return error.kind == .slugIgnore && error.messages[0].contains("line 2")
+                && error.messages[0].contains("!keep.log")
         }
     }
 }

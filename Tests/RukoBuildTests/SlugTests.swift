@@ -1,4 +1,5 @@
 import Foundation
+import RukoArchive
 import Testing
 
 @testable import RukoBuild
@@ -31,7 +32,10 @@ struct SlugTests {
         try tree.write("src/Procfile", "web: x\n")
         try tree.write("src/lib/a.rb", "a")
         let (result, lines) = try Self.pack(tree.path + "/src", tree.path + "/app.tgz")
-        #expect(Self.listing(tree.path + "/app.tgz").sorted() == ["./app/", "./app/Procfile", "./app/lib/", "./app/lib/a.rb"])
+        #expect(
+            Self.listing(tree.path + "/app.tgz").sorted() == [
+                "./app/", "./app/Procfile", "./app/lib/", "./app/lib/a.rb",
+            ])
         #expect(lines.first?.text.hasPrefix("-----> Compressing... done, ") == true)
         #expect(result.sha256.count == 64)
         _ = try Self.pack(tree.path + "/src", tree.path + "/flat.tgz") { $0.layout = .flat }
@@ -70,9 +74,11 @@ struct SlugTests {
         // Nothing from the host's files is inside.
         let raw = Self.run(["bash", "-c", "gzip -dc \"$1\" | od -An -c | tr -d ' \\n'", "x", tree.path + "/s.tgz"])
         let passwd = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? "root:x:0:0"
-        let firstLine = String(passwd.split(separator: "\n").first ?? "root:x:0:0").replacingOccurrences(of: " ", with: "")
+        let firstLine = String(passwd.split(separator: "\n").first ?? "root:x:0:0").replacingOccurrences(
+            of: " ", with: "")
         #expect(!raw.output.contains(firstLine))
-        #expect(!Self.listing(tree.path + "/s.tgz").contains { $0.hasPrefix("./app/root/") || $0.hasPrefix("./app/up/") })
+        #expect(
+            !Self.listing(tree.path + "/s.tgz").contains { $0.hasPrefix("./app/root/") || $0.hasPrefix("./app/up/") })
     }
 
     @Test func specialFilesAreRefusedByName() throws {
@@ -89,7 +95,8 @@ struct SlugTests {
         #expect(mkfifo(tree.path + "/src/pipe2", 0o644) == 0)
         try FileManager.default.createDirectory(atPath: tree.path + "/copy", withIntermediateDirectories: true)
         #expect {
-            _ = try FileTree.copy(from: tree.path + "/src", to: tree.path + "/copy", owner: nil, what: "The app", exclude: nil)
+            _ = try FileTree.copy(
+                from: tree.path + "/src", to: tree.path + "/copy", owner: nil, what: "The app", exclude: nil)
         } throws: { error in
             let text = (error as? BuildError)?.description ?? ""
             return text.contains("pipe (fifo)") && text.contains("pipe2 (fifo)")
@@ -109,18 +116,25 @@ struct SlugTests {
         #expect {
             _ = try Self.pack(tree.path + "/src", tree.path + "/s.tgz") { $0.maxSize = 100 * 1024 }
         } throws: { error in
-            guard let error = error as? BuildError else { return false }
-            return error.kind == .slugTooLarge
-                && error.formattedLines[0].hasPrefix(" !     Compiled slug size: 0.")
-                && error.formattedLines[0].hasSuffix("M is too large (max is 0.1M).")
-                && error.formattedLines[1] == " !     See: https://devcenter.heroku.com/articles/slug-size"
-                && error.formattedLines[2] == " !     Push failed"
+            guard let error = error as? BuildError, error.kind == .slugTooLarge else { return false }
+            let lines: [String] = error.formattedLines
+            guard lines.count == 3 else { return false }
+            let first: Bool =
+                lines[0].hasPrefix(" !     Compiled slug size: 0.")
+                && lines[0].hasSuffix("M is too large (max is 0.1M).")
+            let rest: Bool =
+                lines[1] == " !     See: https://devcenter.heroku.com/articles/slug-size"
+                && lines[2] == " !     Push failed"
+            return first && rest
         }
         #expect(!FileManager.default.fileExists(atPath: tree.path + "/s.tgz"))
         #expect((try FileManager.default.contentsOfDirectory(atPath: tree.path)).sorted() == ["src"])
         // Over the soft limit: a warning, and the slug.
         let (_, lines) = try Self.pack(tree.path + "/src", tree.path + "/s.tgz") { $0.softLimit = 100 * 1024 }
-        #expect(lines.contains { $0.isError && $0.text.hasPrefix(" !     Warning: Your slug size (0 MB) exceeds our soft limit (0 MB)") })
+        #expect(
+            lines.contains {
+                $0.isError && $0.text.hasPrefix(" !     Warning: Your slug size (0 MB) exceeds our soft limit (0 MB)")
+            })
     }
 
     @Test func sameInputGivesIdenticalBytes() throws {
@@ -133,7 +147,10 @@ struct SlugTests {
         try FileManager.default.createDirectory(atPath: tree.path + "/copy", withIntermediateDirectories: true)
         _ = try FileTree.copy(from: tree.path + "/src", to: tree.path + "/copy", owner: nil, what: "copy", exclude: nil)
         let (second, _) = try Self.pack(tree.path + "/copy", tree.path + "/two.tgz") { $0.sourceDateEpoch = 1_000_000 }
-        #expect(first.sha256 == second.sha256)
+        #expect(
+            first.sha256 == second.sha256,
+            "\(Self.run(["tar", "-tvzf", tree.path + "/one.tgz"]).output)\n\(Self.run(["tar", "-tvzf", tree.path + "/two.tgz"]).output)"
+        )
         let one = try Data(contentsOf: URL(fileURLWithPath: tree.path + "/one.tgz"))
         let two = try Data(contentsOf: URL(fileURLWithPath: tree.path + "/two.tgz"))
         #expect(one == two)
@@ -150,7 +167,8 @@ struct SlugTests {
             from: tree.path + "/src", to: tree.path + "/dst", owner: nil, what: "The app",
             exclude: { ignore.excludes($0, isDirectory: $1) })
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: tree.path + "/dst/etc") == "/etc")
-        let mode = try FileManager.default.attributesOfItem(atPath: tree.path + "/dst/bin/run")[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: tree.path + "/dst/bin/run")[.posixPermissions] as? Int
         #expect(mode == 0o755)
         #expect(!FileManager.default.fileExists(atPath: tree.path + "/dst/tmp"))
     }
