@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -93,12 +94,18 @@ public final class ShimDaemon: Sendable {
     public let configPath: String?
     public let allowedUIDs: Set<UInt32>
     public let workerExecutable: String
+    /// How long a key → user answer is reused. sshd asks twice per login (the key offer, then
+    /// the signature); a removed key stops working at most this long after its removal.
+    public let keyCacheSeconds: Double = 10
+    private let keyCache = Mutex<[String: (user: String, expires: Date)]>([:])
+    private let api: APIClient?
 
     public init(config: ShimConfig, configPath: String?, allowedUIDs: Set<UInt32>, workerExecutable: String) {
         self.config = config
         self.configPath = configPath
         self.allowedUIDs = allowedUIDs
         self.workerExecutable = workerExecutable
+        self.api = try? APIClient(config: config)
     }
 
     /// Listens on the configured socket forever.
@@ -168,7 +175,15 @@ public final class ShimDaemon: Sendable {
         guard let type = request.keyType, let key = request.key, AuthorizedKeys.isValidKeyType(type),
             AuthorizedKeys.isValidKeyBlob(key)
         else { return DaemonReply(error: "malformed key") }
-        let owner = try APIClient(config: config).lookupKey(type: type, key: key)
+        let cacheKey = type + " " + key
+        let now = Date()
+        if let hit = keyCache.withLock({ $0[cacheKey] }), hit.expires > now { return DaemonReply(user: hit.user) }
+        guard let api else { return DaemonReply(error: "the daemon has no API configured") }
+        let owner = try api.lookupKey(type: type, key: key)
+        keyCache.withLock { cache in
+            cache = cache.filter { $0.value.expires > now }
+            if let user = owner?.user { cache[cacheKey] = (user, now.addingTimeInterval(keyCacheSeconds)) }
+        }
         return DaemonReply(user: owner?.user)
     }
 

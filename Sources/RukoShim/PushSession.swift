@@ -46,7 +46,10 @@ public struct PushSession: Sendable {
         guard SSHCommand.isValidUserID(user) else {
             throw ShimError("not an authorized user", code: .badUser)
         }
+        var clock = Date()
         let authorization = try api.authorize(app: command.app, user: user, access: command.access)
+        recordTiming("authorize", app: command.app, seconds: Date().timeIntervalSince(clock))
+        clock = Date()
         switch command.service {
         case .uploadPack: return try serveFetch(app: command.app, user: user, authorization: authorization)
         case .receivePack: return try servePush(app: command.app, user: user)
@@ -94,10 +97,14 @@ public struct PushSession: Sendable {
             say("-----> Waiting for another deploy of \(app) to finish...")
         }
         defer { lock.release() }
+        var clock = Date()
         let push = try api.createPush(app: app, user: user)
+        recordTiming("push-metadata", app: app, seconds: Date().timeIntervalSince(clock))
+        clock = Date()
         let work = try WorkDirectory(stateDirectory: config.stateDirectory, app: app)
         defer { work.remove() }
         let repo = try checkOutRepository(push.repo, into: work)
+        recordTiming("checkout", app: app, seconds: Date().timeIntervalSince(clock))
         let channel = try HookChannel(directory: work.path + "/channel", uid: sandboxUID, gid: sandboxGID)
 
         let state = DeployStateBox()
@@ -116,6 +123,8 @@ public struct PushSession: Sendable {
         job.standardError = standardError
         job.timeout = buildTimeout(push) + 600
         let status: Int32
+        clock = Date()
+        defer { recordTiming("git", app: app, seconds: Date().timeIntervalSince(clock)) }
         do {
             status = try git.run(job)
         } catch {
@@ -238,7 +247,9 @@ struct HookHandler: Sendable {
                 let built = try session.builder.build(job) { line in out.line(line) }
                 session.recordTiming("build", app: push.app, seconds: Date().timeIntervalSince(started))
                 out.line("-----> Storing the slug (\(formatSize(built.size)))...")
+                let uploadStart = Date()
                 try session.api.upload(file: built.path, to: push.slug.putURL, what: "slug")
+                session.recordTiming("slug-upload", app: push.app, seconds: Date().timeIntervalSince(uploadStart))
                 state.withLock {
                     $0.built = built
                     $0.commit = deploy.new
@@ -257,6 +268,8 @@ struct HookHandler: Sendable {
     /// After git updated the refs: store the repository and the cache, then release.
     private func postReceive(state: DeployStateBox) {
         let snapshot = state.withLock { $0 }
+        let started = Date()
+        defer { session.recordTiming("post-receive", app: push.app, seconds: Date().timeIntervalSince(started)) }
         channel.answer { out in
             do throws(ShimError) {
                 if let ref = snapshot.deployRef {
