@@ -20,7 +20,8 @@ public struct DaemonRequest: Codable, Sendable, Equatable {
     public var keyType: String?
     public var key: String?
 
-    public init(op: Operation, user: String? = nil, command: String? = nil, keyType: String? = nil, key: String? = nil) {
+    public init(op: Operation, user: String? = nil, command: String? = nil, keyType: String? = nil, key: String? = nil)
+    {
         self.op = op
         self.user = user
         self.command = command
@@ -65,7 +66,9 @@ public enum DaemonClient {
             // While the daemon works, notice when sshd closes the channel (the client went away):
             // exiting closes this connection, and the daemon stops the session.
             while true {
-                var polled = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: watched, events: 0, revents: 0)]
+                var polled = [
+                    pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: watched, events: 0, revents: 0),
+                ]
                 if poll(&polled, 2, -1) < 0 {
                     if errno == EINTR { continue }
                     break

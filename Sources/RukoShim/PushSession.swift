@@ -72,7 +72,7 @@ public struct PushSession: Sendable {
             // Older APIs hand out the repository URL only with the push metadata (writers).
             do {
                 object = try api.createPush(app: app, user: user).repo
-            } catch where error.code == .readOnly {
+            } catch  where error.code == .readOnly {
                 throw ShimError(
                     "cannot serve a fetch to a read-only user: this ruko-api gives no repository URL on authorize",
                     code: .apiError)
@@ -117,7 +117,8 @@ public struct PushSession: Sendable {
         thread.start()
 
         var job = GitJob(
-            service: .receivePack, repository: repo, hooksDirectory: hooksDirectory, channelDirectory: channel.directory)
+            service: .receivePack, repository: repo, hooksDirectory: hooksDirectory, channelDirectory: channel.directory
+        )
         job.standardInput = standardInput
         job.standardOutput = standardOutput
         job.standardError = standardError
@@ -228,14 +229,18 @@ struct HookHandler: Sendable {
         channel.answer { out in
             do throws(ShimError) {
                 let updates = try channel.refUpdates()
-                let deploy = updates.first { $0.ref == "refs/heads/main" } ?? updates.first { $0.ref == "refs/heads/master" }
+                let deploy =
+                    updates.first { $0.ref == "refs/heads/main" } ?? updates.first { $0.ref == "refs/heads/master" }
                 guard let deploy else {
                     let names = updates.map { $0.ref.replacingOccurrences(of: "refs/heads/", with: "") }
-                    out.line("-----> Stored \(names.joined(separator: ", ")) without a deploy (only main or master is deployed)")
+                    out.line(
+                        "-----> Stored \(names.joined(separator: ", ")) without a deploy (only main or master is deployed)"
+                    )
                     return true
                 }
                 if deploy.isDelete {
-                    throw ShimError("the deploy branch \(deploy.ref.dropFirst(11)) cannot be deleted", code: .badCommand)
+                    throw ShimError(
+                        "the deploy branch \(deploy.ref.dropFirst(11)) cannot be deleted", code: .badCommand)
                 }
                 let cache = work.path + "/cache"
                 try prepareCache(cache)

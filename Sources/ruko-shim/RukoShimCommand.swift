@@ -97,11 +97,14 @@ struct Session: ParsableCommand {
         }
         do throws(ShimError) {
             guard let hooks = findHooksDirectory(configured: config.hooksDirectory) else {
-                throw ShimError("cannot find the ruko hooks directory; set hooks_dir in the shim configuration", code: .configuration)
+                throw ShimError(
+                    "cannot find the ruko hooks directory; set hooks_dir in the shim configuration",
+                    code: .configuration)
             }
             let session = PushSession(
                 config: config, api: try APIClient(config: config),
-                git: SandboxGitRunner(template: config.template, allowMissingControllers: config.allowMissingControllers),
+                git: SandboxGitRunner(
+                    template: config.template, allowMissingControllers: config.allowMissingControllers),
                 builder: DefaultBuilder(config: config), archiver: DefaultArchiver(), hooksDirectory: hooks)
             let status = try session.run(command: command, user: user)
             Foundation.exit(status)
@@ -124,11 +127,14 @@ struct Keys: ParsableCommand {
 
     func run() throws {
         // Print nothing (deny) for other accounts or malformed keys.
-        guard login == loginUser, AuthorizedKeys.isValidKeyType(type), AuthorizedKeys.isValidKeyBlob(key) else { return }
+        guard login == loginUser, AuthorizedKeys.isValidKeyType(type), AuthorizedKeys.isValidKeyBlob(key) else {
+            return
+        }
         do throws(ShimError) {
             let user: String?
             if let socket {
-                let reply = try DaemonClient.call(socketPath: socket, DaemonRequest(op: .lookupKey, keyType: type, key: key))
+                let reply = try DaemonClient.call(
+                    socketPath: socket, DaemonRequest(op: .lookupKey, keyType: type, key: key))
                 if let error = reply.error { throw ShimError(error, code: .daemon) }
                 user = reply.user
             } else {
@@ -183,7 +189,8 @@ struct Daemon: ParsableCommand {
         var uids = Set<UInt32>()
         for name in names {
             guard let entry = getpwnam(name) else {
-                refuse(ShimError("no such login user `\(name)` (create it, or pass --allow-user)", code: .configuration))
+                refuse(
+                    ShimError("no such login user `\(name)` (create it, or pass --allow-user)", code: .configuration))
             }
             uids.insert(entry.pointee.pw_uid)
         }

@@ -179,7 +179,8 @@ struct ShimPushTests {
             } else {
                 // The loser waited for the lock, then git refused a non-fast-forward (or the lock timed out).
                 #expect(
-                    result.output.contains("rejected") || result.output.contains("another deploy of demo is in progress"),
+                    result.output.contains("rejected")
+                        || result.output.contains("another deploy of demo is in progress"),
                     "\(result.output)")
             }
         }
@@ -267,9 +268,12 @@ struct ShimPushTests {
         // The sftp subsystem and port forwarding are not available either.
         let forward = try runCommand(
             "/usr/bin/timeout",
-            ["15", "ssh", "-i", "\(cluster.root)/keys/alice", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
-             "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes",
-             "-L", "\(freePort()):127.0.0.1:\(cluster.apiPort)", "-p", "\(cluster.sshPort)", "git@127.0.0.1", "true"],
+            [
+                "15", "ssh", "-i", "\(cluster.root)/keys/alice", "-o", "IdentitiesOnly=yes", "-o",
+                "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes",
+                "-L", "\(freePort()):127.0.0.1:\(cluster.apiPort)", "-p", "\(cluster.sshPort)", "git@127.0.0.1", "true",
+            ],
             input: "")
         #expect(forward.status != 0)
     }

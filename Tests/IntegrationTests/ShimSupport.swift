@@ -80,7 +80,9 @@ func waitForPort(_ port: Int, seconds: Double = 20) -> Bool {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = UInt16(port).bigEndian
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         close(fd)
         if result == 0 { return true }
@@ -140,7 +142,8 @@ final class ShimCluster: @unchecked Sendable {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: bin + "/ruko-shim")
         server.arguments = [
-            "dev-sshd", "--listen", "127.0.0.1:\(sshPort)", "--api", apiURL, "--token", token, "--state", root + "/sshd",
+            "dev-sshd", "--listen", "127.0.0.1:\(sshPort)", "--api", apiURL, "--token", token, "--state",
+            root + "/sshd",
             "--login-user", loginUser, "--lock-timeout", String(lockTimeout),
         ]
         server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")

@@ -50,7 +50,8 @@ struct DaemonTests {
     func daemonRequests() throws {
         let server = try FakeHTTPServer { request in
             let body = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: String] ?? [:]
-            return body["key"] == "AAAAknown" ? .json(200, #"{"user":"alice","fingerprint":"SHA256:x"}"#) : .json(404, #"{"error":"unknown key"}"#)
+            return body["key"] == "AAAAknown"
+                ? .json(200, #"{"user":"alice","fingerprint":"SHA256:x"}"#) : .json(404, #"{"error":"unknown key"}"#)
         }
         defer { server.stop() }
         let directory = try TemporaryDirectory()
@@ -58,7 +59,8 @@ struct DaemonTests {
         config.apiURL = server.url
         config.apiToken = "t"
         config.socketPath = directory.path + "/shim.sock"
-        let daemon = ShimDaemon(config: config, configPath: nil, allowedUIDs: [getuid()], workerExecutable: "/bin/false")
+        let daemon = ShimDaemon(
+            config: config, configPath: nil, allowedUIDs: [getuid()], workerExecutable: "/bin/false")
         Thread { _ = try? daemon.run { _ in } }.start()
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: config.socketPath) { usleep(10_000) }
 
@@ -85,7 +87,8 @@ struct DaemonTests {
             DaemonRequest(op: .session, user: "alice\" rm", command: "git-receive-pack 'a.git'"), fds: [0, 1, 2])
         #expect(badUser.error == "not an authorized user")
         let noFDs = try DaemonClient.call(
-            socketPath: config.socketPath, DaemonRequest(op: .session, user: "alice", command: "git-receive-pack 'a.git'"))
+            socketPath: config.socketPath,
+            DaemonRequest(op: .session, user: "alice", command: "git-receive-pack 'a.git'"))
         #expect(noFDs.error == "the session needs stdin, stdout and stderr")
     }
 
@@ -108,7 +111,8 @@ struct DaemonTests {
             key: "AAAAC3Nz+/=")
         #expect(
             line
-                == "restrict,command=\"/usr/local/bin/ruko-shim serve --socket /run/ruko/shim.sock --user alice\" ssh-ed25519 AAAAC3Nz+/=")
+                == "restrict,command=\"/usr/local/bin/ruko-shim serve --socket /run/ruko/shim.sock --user alice\" ssh-ed25519 AAAAC3Nz+/="
+        )
         #expect(throws: ShimError.self) {
             try AuthorizedKeys.line(executable: "/bin/x", socket: nil, user: "a\" b", type: "ssh-ed25519", key: "AAAA")
         }

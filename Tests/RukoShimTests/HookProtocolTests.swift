@@ -23,7 +23,9 @@ struct HookProtocolTests {
         let work = directory + "/work"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         try "web: ./run\n".write(toFile: work + "/Procfile", atomically: true, encoding: .utf8)
-        let env = ["GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e"]
+        let env = [
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e",
+        ]
         for arguments in [["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "one"]] {
             let result = try run("/usr/bin/git", arguments, cwd: work, env: env)
             #expect(result.status == 0, "\(result.output)")
@@ -200,7 +202,8 @@ struct HookProtocolTests {
     @Test("a delete is recognised")
     func delete() throws {
         let update = try #require(
-            RefUpdate.parse(Substring("\(String(repeating: "a", count: 40)) \(String(repeating: "0", count: 40)) refs/heads/main")))
+            RefUpdate.parse(
+                Substring("\(String(repeating: "a", count: 40)) \(String(repeating: "0", count: 40)) refs/heads/main")))
         #expect(update.isDelete)
     }
 }
