@@ -168,14 +168,7 @@ public struct PushSession: Sendable {
                 stored = true
             }
         }
-        if !stored {
-            let result = try runProgram(
-                "/usr/bin/git", ["init", "--quiet", "--bare", "--template=", repo],
-                environment: ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1"])
-            guard result.status == 0 else {
-                throw ShimError("cannot create the repository: git init: \(result.output)", code: .system)
-            }
-        }
+        if !stored { try initBareRepository(repo) }
         guard FileManager.default.fileExists(atPath: repo + "/HEAD") else {
             throw ShimError("the stored repository of this app is damaged (no HEAD); ask an operator", code: .storage)
         }
@@ -184,6 +177,16 @@ public struct PushSession: Sendable {
         try chownTree(repo, uid: sandboxUID, gid: sandboxGID)
         return repo
     }
+}
+
+/// `git init --bare --template=` without starting git: the few files a bare repository is.
+func initBareRepository(_ path: String) throws(ShimError) {
+    for directory in ["objects", "objects/info", "objects/pack", "refs", "refs/heads", "refs/tags"] {
+        try makeDirectory(path + "/" + directory, mode: 0o755)
+    }
+    try writeFile(path + "/HEAD", "ref: refs/heads/main\n", mode: 0o644)
+    try writeFile(
+        path + "/config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n", mode: 0o644)
 }
 
 /// What the hooks decided, read by the session when git is done.
