@@ -203,7 +203,8 @@ public final class APIClient: RukoAPI, @unchecked Sendable {
         let body = try encode(["user": user])
         let (status, data) = try call("POST", "/v1/apps/\(app)/pushes", body: body, idempotent: true)
         if status == 403 {
-            throw ShimError(errorMessage(data) ?? "not an authorized user", code: .notAuthorized)
+            let message = errorMessage(data) ?? "not an authorized user"
+            throw ShimError(message, code: message.contains("read-only") ? .readOnly : .notAuthorized)
         }
         if status == 404 { throw ShimError(errorMessage(data) ?? "unknown app", code: .unknownApp) }
         try check(status, data, operation: "starting the push")

@@ -3,7 +3,9 @@ public enum AuthorizedKeys {
     /// `ssh-ed25519`, `ecdsa-sha2-nistp256`, `sk-ssh-ed25519@openssh.com`, …
     public static func isValidKeyType(_ type: String) -> Bool {
         !type.isEmpty && type.count <= 64
-            && type.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x2e || $0 == 0x40 }
+            && type.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d || $0 == 0x2e || $0 == 0x40
+            }
     }
 
     /// Base64 only.
@@ -27,7 +29,8 @@ public enum AuthorizedKeys {
     /// The forced command for `user`: `EXE serve [--socket SOCK] --user USER`.
     public static func forcedCommand(executable: String, socket: String?, user: String) throws(ShimError) -> String {
         guard isPlainPath(executable) else {
-            throw ShimError("the shim path \(executable) cannot go in a forced command (use [A-Za-z0-9/._-])", code: .configuration)
+            throw ShimError(
+                "the shim path \(executable) cannot go in a forced command (use [A-Za-z0-9/._-])", code: .configuration)
         }
         guard SSHCommand.isValidUserID(user) else {
             throw ShimError("user id `\(user)` is not safe in a forced command", code: .badUser)

@@ -19,7 +19,8 @@ public struct GitJob: Sendable {
     /// Wall-clock limit for the whole git session, build included.
     public var timeout: Double = 3600
 
-    public init(service: GitService, repository: String, hooksDirectory: String? = nil, channelDirectory: String? = nil) {
+    public init(service: GitService, repository: String, hooksDirectory: String? = nil, channelDirectory: String? = nil)
+    {
         self.service = service
         self.repository = repository
         self.hooksDirectory = hooksDirectory
@@ -33,8 +34,10 @@ public struct GitJob: Sendable {
 
     /// The argv: `git -c … receive-pack /repo` (or upload-pack). Built from fixed strings only.
     public func arguments(repositoryPath: String, hooksPath: String?) -> [String] {
-        var argv = ["git", "-c", "core.hooksPath=\(hooksPath ?? "/dev/null")", "-c", "receive.autogc=false",
-                    "-c", "gc.auto=0", "-c", "receive.fsckObjects=true", "-c", "transfer.fsckObjects=true"]
+        var argv = [
+            "git", "-c", "core.hooksPath=\(hooksPath ?? "/dev/null")", "-c", "receive.autogc=false",
+            "-c", "gc.auto=0", "-c", "receive.fsckObjects=true", "-c", "transfer.fsckObjects=true",
+        ]
         argv += [service.gitSubcommand, repositoryPath]
         return argv
     }

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -19,7 +20,8 @@ public struct DaemonRequest: Codable, Sendable, Equatable {
     public var keyType: String?
     public var key: String?
 
-    public init(op: Operation, user: String? = nil, command: String? = nil, keyType: String? = nil, key: String? = nil) {
+    public init(op: Operation, user: String? = nil, command: String? = nil, keyType: String? = nil, key: String? = nil)
+    {
         self.op = op
         self.user = user
         self.command = command
@@ -60,6 +62,23 @@ public enum DaemonClient {
         }
         try UnixSocket.send(fd, payload: payload, fds: fds)
         shutdown(fd, Int32(SHUT_WR))
+        if let watched = fds.dropFirst().first {
+            // While the daemon works, notice when sshd closes the channel (the client went away):
+            // exiting closes this connection, and the daemon stops the session.
+            while true {
+                var polled = [
+                    pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: watched, events: 0, revents: 0),
+                ]
+                if poll(&polled, 2, -1) < 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
+                if polled[0].revents != 0 { break }
+                if (polled[1].revents & (Int16(POLLERR) | Int16(POLLHUP))) != 0 {
+                    throw ShimError("the client went away", code: .daemon)
+                }
+            }
+        }
         let answer = UnixSocket.readAll(fd)
         guard !answer.isEmpty else {
             throw ShimError("the ruko shim daemon closed the connection without an answer; see its log", code: .daemon)
@@ -78,12 +97,18 @@ public final class ShimDaemon: Sendable {
     public let configPath: String?
     public let allowedUIDs: Set<UInt32>
     public let workerExecutable: String
+    /// How long a key → user answer is reused. sshd asks twice per login (the key offer, then
+    /// the signature); a removed key stops working at most this long after its removal.
+    public let keyCacheSeconds: Double = 10
+    private let keyCache = Mutex<[String: (user: String, expires: Date)]>([:])
+    private let api: APIClient?
 
     public init(config: ShimConfig, configPath: String?, allowedUIDs: Set<UInt32>, workerExecutable: String) {
         self.config = config
         self.configPath = configPath
         self.allowedUIDs = allowedUIDs
         self.workerExecutable = workerExecutable
+        self.api = try? APIClient(config: config)
     }
 
     /// Listens on the configured socket forever.
@@ -153,7 +178,15 @@ public final class ShimDaemon: Sendable {
         guard let type = request.keyType, let key = request.key, AuthorizedKeys.isValidKeyType(type),
             AuthorizedKeys.isValidKeyBlob(key)
         else { return DaemonReply(error: "malformed key") }
-        let owner = try APIClient(config: config).lookupKey(type: type, key: key)
+        let cacheKey = type + " " + key
+        let now = Date()
+        if let hit = keyCache.withLock({ $0[cacheKey] }), hit.expires > now { return DaemonReply(user: hit.user) }
+        guard let api else { return DaemonReply(error: "the daemon has no API configured") }
+        let owner = try api.lookupKey(type: type, key: key)
+        keyCache.withLock { cache in
+            cache = cache.filter { $0.value.expires > now }
+            if let user = owner?.user { cache[cacheKey] = (user, now.addingTimeInterval(keyCacheSeconds)) }
+        }
         return DaemonReply(user: owner?.user)
     }
 

@@ -13,7 +13,8 @@ public struct SafeArchiver: TreeArchiver {
 
     public func pack(directory: String, to archive: String) throws(ShimError) {
         do {
-            _ = try SlugPacker.pack(directory: directory, to: archive, options: PackOptions(prefix: "./", compression: .fast))
+            _ = try SlugPacker.pack(
+                directory: directory, to: archive, options: PackOptions(prefix: "./", compression: .fast))
         } catch {
             throw ShimError("cannot pack \(directory): \(error.description)", code: .system)
         }

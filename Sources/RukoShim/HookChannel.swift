@@ -26,7 +26,8 @@ public struct RefUpdate: Sendable, Equatable {
         let parts = line.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3 else { return nil }
         func isObjectID(_ text: Substring) -> Bool {
-            (text.count == 40 || text.count == 64) && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+            (text.count == 40 || text.count == 64)
+                && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
         }
         let ref = parts[2]
         guard isObjectID(parts[0]), isObjectID(parts[1]), ref.hasPrefix("refs/"), ref.count <= 1024,

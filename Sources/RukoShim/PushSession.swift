@@ -46,7 +46,10 @@ public struct PushSession: Sendable {
         guard SSHCommand.isValidUserID(user) else {
             throw ShimError("not an authorized user", code: .badUser)
         }
+        var clock = Date()
         let authorization = try api.authorize(app: command.app, user: user, access: command.access)
+        recordTiming("authorize", app: command.app, seconds: Date().timeIntervalSince(clock))
+        clock = Date()
         switch command.service {
         case .uploadPack: return try serveFetch(app: command.app, user: user, authorization: authorization)
         case .receivePack: return try servePush(app: command.app, user: user)
@@ -69,7 +72,7 @@ public struct PushSession: Sendable {
             // Older APIs hand out the repository URL only with the push metadata (writers).
             do {
                 object = try api.createPush(app: app, user: user).repo
-            } catch where error.code == .readOnly {
+            } catch  where error.code == .readOnly {
                 throw ShimError(
                     "cannot serve a fetch to a read-only user: this ruko-api gives no repository URL on authorize",
                     code: .apiError)
@@ -88,14 +91,20 @@ public struct PushSession: Sendable {
     // MARK: push
 
     private func servePush(app: String, user: String) throws(ShimError) -> Int32 {
+        let started = Date()
+        defer { recordTiming("session", app: app, seconds: Date().timeIntervalSince(started)) }
         let lock = try AppLock.acquire(app: app, stateDirectory: config.stateDirectory, timeout: config.lockTimeout) {
             say("-----> Waiting for another deploy of \(app) to finish...")
         }
         defer { lock.release() }
+        var clock = Date()
         let push = try api.createPush(app: app, user: user)
+        recordTiming("push-metadata", app: app, seconds: Date().timeIntervalSince(clock))
+        clock = Date()
         let work = try WorkDirectory(stateDirectory: config.stateDirectory, app: app)
         defer { work.remove() }
         let repo = try checkOutRepository(push.repo, into: work)
+        recordTiming("checkout", app: app, seconds: Date().timeIntervalSince(clock))
         let channel = try HookChannel(directory: work.path + "/channel", uid: sandboxUID, gid: sandboxGID)
 
         let state = DeployStateBox()
@@ -108,12 +117,15 @@ public struct PushSession: Sendable {
         thread.start()
 
         var job = GitJob(
-            service: .receivePack, repository: repo, hooksDirectory: hooksDirectory, channelDirectory: channel.directory)
+            service: .receivePack, repository: repo, hooksDirectory: hooksDirectory, channelDirectory: channel.directory
+        )
         job.standardInput = standardInput
         job.standardOutput = standardOutput
         job.standardError = standardError
         job.timeout = buildTimeout(push) + 600
         let status: Int32
+        clock = Date()
+        defer { recordTiming("git", app: app, seconds: Date().timeIntervalSince(clock)) }
         do {
             status = try git.run(job)
         } catch {
@@ -127,6 +139,15 @@ public struct PushSession: Sendable {
         if status != 0 { return status }
         if let failure = final.failure { throw failure }
         return 0
+    }
+
+    /// Appends `name app seconds` to STATE/timings.log (read by bench/push.sh).
+    func recordTiming(_ name: String, app: String, seconds: Double) {
+        let line = "\(name) \(app) \(String(format: "%.3f", seconds))\n"
+        let fd = open(config.stateDirectory + "/timings.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        _ = line.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     func buildTimeout(_ push: PushMetadata) -> Double {
@@ -147,14 +168,7 @@ public struct PushSession: Sendable {
                 stored = true
             }
         }
-        if !stored {
-            let result = try runProgram(
-                "/usr/bin/git", ["init", "--quiet", "--bare", "--template=", repo],
-                environment: ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1"])
-            guard result.status == 0 else {
-                throw ShimError("cannot create the repository: git init: \(result.output)", code: .system)
-            }
-        }
+        if !stored { try initBareRepository(repo) }
         guard FileManager.default.fileExists(atPath: repo + "/HEAD") else {
             throw ShimError("the stored repository of this app is damaged (no HEAD); ask an operator", code: .storage)
         }
@@ -165,10 +179,21 @@ public struct PushSession: Sendable {
     }
 }
 
+/// `git init --bare --template=` without starting git: the few files a bare repository is.
+func initBareRepository(_ path: String) throws(ShimError) {
+    for directory in ["objects", "objects/info", "objects/pack", "refs", "refs/heads", "refs/tags"] {
+        try makeDirectory(path + "/" + directory, mode: 0o755)
+    }
+    try writeFile(path + "/HEAD", "ref: refs/heads/main\n", mode: 0o644)
+    try writeFile(
+        path + "/config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n", mode: 0o644)
+}
+
 /// What the hooks decided, read by the session when git is done.
 struct DeployState: Sendable {
     var built: BuiltSlug?
     var commit: String?
+    var deployRef: String?
     var failure: ShimError?
 }
 
@@ -207,14 +232,18 @@ struct HookHandler: Sendable {
         channel.answer { out in
             do throws(ShimError) {
                 let updates = try channel.refUpdates()
-                let deploy = updates.first { $0.ref == "refs/heads/main" } ?? updates.first { $0.ref == "refs/heads/master" }
+                let deploy =
+                    updates.first { $0.ref == "refs/heads/main" } ?? updates.first { $0.ref == "refs/heads/master" }
                 guard let deploy else {
                     let names = updates.map { $0.ref.replacingOccurrences(of: "refs/heads/", with: "") }
-                    out.line("-----> Stored \(names.joined(separator: ", ")) without a deploy (only main or master is deployed)")
+                    out.line(
+                        "-----> Stored \(names.joined(separator: ", ")) without a deploy (only main or master is deployed)"
+                    )
                     return true
                 }
                 if deploy.isDelete {
-                    throw ShimError("the deploy branch \(deploy.ref.dropFirst(11)) cannot be deleted", code: .badCommand)
+                    throw ShimError(
+                        "the deploy branch \(deploy.ref.dropFirst(11)) cannot be deleted", code: .badCommand)
                 }
                 let cache = work.path + "/cache"
                 try prepareCache(cache)
@@ -222,12 +251,17 @@ struct HookHandler: Sendable {
                     sourceDirectory: channel.sourceDirectory, slugPath: work.path + "/slug.tgz", cacheDirectory: cache,
                     environment: push.env, buildpackURL: push.buildpackURL, template: push.template ?? "default",
                     commit: deploy.new, limits: push.limits)
+                let started = Date()
                 let built = try session.builder.build(job) { line in out.line(line) }
+                session.recordTiming("build", app: push.app, seconds: Date().timeIntervalSince(started))
                 out.line("-----> Storing the slug (\(formatSize(built.size)))...")
+                let uploadStart = Date()
                 try session.api.upload(file: built.path, to: push.slug.putURL, what: "slug")
+                session.recordTiming("slug-upload", app: push.app, seconds: Date().timeIntervalSince(uploadStart))
                 state.withLock {
                     $0.built = built
                     $0.commit = deploy.new
+                    $0.deployRef = deploy.ref
                 }
                 return true
             } catch {
@@ -242,8 +276,15 @@ struct HookHandler: Sendable {
     /// After git updated the refs: store the repository and the cache, then release.
     private func postReceive(state: DeployStateBox) {
         let snapshot = state.withLock { $0 }
+        let started = Date()
+        defer { session.recordTiming("post-receive", app: push.app, seconds: Date().timeIntervalSince(started)) }
         channel.answer { out in
             do throws(ShimError) {
+                if let ref = snapshot.deployRef {
+                    // Clones check out the deployed branch (git init's HEAD may name another).
+                    try writeFile(repo + "/HEAD", "ref: \(ref)\n", mode: 0o644)
+                    try chownTree(repo + "/HEAD", uid: session.sandboxUID, gid: session.sandboxGID)
+                }
                 let repoArchive = work.path + "/repo.tgz"
                 try session.archiver.pack(directory: repo, to: repoArchive)
                 try session.api.upload(file: repoArchive, to: push.repo.putURL, what: "repository")

@@ -26,7 +26,8 @@ public struct RukoBuilder: SlugBuilder {
         do {
             let result = try Builder(request: request).run { line in output(line.text) }
             return BuiltSlug(
-                path: result.slugPath, sha256: result.sha256, size: Int64(result.size), processTypes: result.processTypes,
+                path: result.slugPath, sha256: result.sha256, size: Int64(result.size),
+                processTypes: result.processTypes,
                 buildpack: result.buildpacks.joined(separator: ", "), stack: result.stack)
         } catch {
             for line in error.formattedLines { output(line) }

@@ -29,13 +29,16 @@ public struct SandboxGitRunner: GitRunner {
         var configuration = SandboxConfiguration(
             command: job.arguments(repositoryPath: GitJob.repositoryMount, hooksPath: hooks), template: rootfs)
         configuration.binds = [
-            RukoSandbox.BindMount(source: job.repository, destination: GitJob.repositoryMount, readOnly: job.service == .uploadPack)
+            RukoSandbox.BindMount(
+                source: job.repository, destination: GitJob.repositoryMount, readOnly: job.service == .uploadPack)
         ]
         if let source = job.hooksDirectory {
-            configuration.binds.append(RukoSandbox.BindMount(source: source, destination: GitJob.hooksMount, readOnly: true))
+            configuration.binds.append(
+                RukoSandbox.BindMount(source: source, destination: GitJob.hooksMount, readOnly: true))
         }
         if let channel = job.channelDirectory {
-            configuration.binds.append(RukoSandbox.BindMount(source: channel, destination: GitJob.channelMount, readOnly: false))
+            configuration.binds.append(
+                RukoSandbox.BindMount(source: channel, destination: GitJob.channelMount, readOnly: false))
         }
         configuration.environment = [
             "PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "GIT_CONFIG_NOSYSTEM": "1",

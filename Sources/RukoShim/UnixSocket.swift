@@ -146,8 +146,12 @@ enum UnixSocket {
         var offset = 0
         while offset + headerSize <= controlLength {
             let length = control.withUnsafeBytes { $0.load(fromByteOffset: offset, as: Int.self) }
-            let level = control.withUnsafeBytes { $0.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self) }
-            let type = control.withUnsafeBytes { $0.load(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self) }
+            let level = control.withUnsafeBytes {
+                $0.load(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self)
+            }
+            let type = control.withUnsafeBytes {
+                $0.load(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self)
+            }
             guard length >= headerSize, offset + length <= controlLength else { break }
             if level == SOL_SOCKET && type == Int32(SCM_RIGHTS) {
                 let count = (length - headerSize) / 4

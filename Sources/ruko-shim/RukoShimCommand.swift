@@ -17,6 +17,15 @@ struct RukoShimCommand: ParsableCommand {
         ])
 }
 
+/// Starts from a clean signal state: a parent (a test runner, a service manager) may have left
+/// signals blocked, and blocked SIGTERM would make the daemon and its workers unstoppable.
+func resetSignals() {
+    var none = sigset_t()
+    sigemptyset(&none)
+    sigprocmask(SIG_SETMASK, &none, nil)
+    signal(SIGPIPE, SIG_IGN)
+}
+
 /// Prints ` !  message` on stderr and exits 1.
 func refuse(_ error: ShimError) -> Never {
     FileHandle.standardError.write(Data((error.userLine + "\n").utf8))
@@ -47,7 +56,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Configuration file (root-only mode).") var config: String?
 
     func run() throws {
-        signal(SIGPIPE, SIG_IGN)
+        resetSignals()
         let original = ProcessInfo.processInfo.environment["SSH_ORIGINAL_COMMAND"]
         let command: SSHCommand
         do { command = try SSHCommand.parse(original) } catch { refuse(error) }
@@ -74,7 +83,7 @@ struct Session: ParsableCommand {
     @Option var config: String?
 
     func run() throws {
-        signal(SIGPIPE, SIG_IGN)
+        resetSignals()
         let command: SSHCommand
         do { command = try SSHCommand.parse(ProcessInfo.processInfo.environment["SSH_ORIGINAL_COMMAND"]) } catch {
             refuse(error)
@@ -88,11 +97,14 @@ struct Session: ParsableCommand {
         }
         do throws(ShimError) {
             guard let hooks = findHooksDirectory(configured: config.hooksDirectory) else {
-                throw ShimError("cannot find the ruko hooks directory; set hooks_dir in the shim configuration", code: .configuration)
+                throw ShimError(
+                    "cannot find the ruko hooks directory; set hooks_dir in the shim configuration",
+                    code: .configuration)
             }
             let session = PushSession(
                 config: config, api: try APIClient(config: config),
-                git: SandboxGitRunner(template: config.template, allowMissingControllers: config.allowMissingControllers),
+                git: SandboxGitRunner(
+                    template: config.template, allowMissingControllers: config.allowMissingControllers),
                 builder: DefaultBuilder(config: config), archiver: DefaultArchiver(), hooksDirectory: hooks)
             let status = try session.run(command: command, user: user)
             Foundation.exit(status)
@@ -115,11 +127,14 @@ struct Keys: ParsableCommand {
 
     func run() throws {
         // Print nothing (deny) for other accounts or malformed keys.
-        guard login == loginUser, AuthorizedKeys.isValidKeyType(type), AuthorizedKeys.isValidKeyBlob(key) else { return }
+        guard login == loginUser, AuthorizedKeys.isValidKeyType(type), AuthorizedKeys.isValidKeyBlob(key) else {
+            return
+        }
         do throws(ShimError) {
             let user: String?
             if let socket {
-                let reply = try DaemonClient.call(socketPath: socket, DaemonRequest(op: .lookupKey, keyType: type, key: key))
+                let reply = try DaemonClient.call(
+                    socketPath: socket, DaemonRequest(op: .lookupKey, keyType: type, key: key))
                 if let error = reply.error { throw ShimError(error, code: .daemon) }
                 user = reply.user
             } else {
@@ -167,14 +182,15 @@ struct Daemon: ParsableCommand {
     var allowUser: [String] = []
 
     func run() throws {
-        signal(SIGPIPE, SIG_IGN)
+        resetSignals()
         var settings = loadConfig(config)
         if let socket { settings.socketPath = socket }
         let names = allowUser.isEmpty ? [settings.loginUser] : allowUser
         var uids = Set<UInt32>()
         for name in names {
             guard let entry = getpwnam(name) else {
-                refuse(ShimError("no such login user `\(name)` (create it, or pass --allow-user)", code: .configuration))
+                refuse(
+                    ShimError("no such login user `\(name)` (create it, or pass --allow-user)", code: .configuration))
             }
             uids.insert(entry.pointee.pw_uid)
         }
@@ -201,8 +217,11 @@ struct DevSSHDCommand: ParsableCommand {
     @Option(help: "Seconds a push waits for another deploy of the same app.") var lockTimeout: Double = 60
     @Option(help: "Rootfs template for git and builds.") var template: String = "default"
     @Option(help: "Buildpacks directory handed to the builder.") var buildpacksDir: String?
+    @Option(help: "Benchmarks: a plain git login user (no forced command) on the same sshd.") var plainUser: String?
+    @Option(help: "Benchmarks: the authorized_keys file of --plain-user.") var plainKeys: String?
 
     func run() throws {
+        resetSignals()
         guard let hooks = findHooksDirectory(configured: ProcessInfo.processInfo.environment["RUKO_HOOKS_DIR"]) else {
             refuse(ShimError("cannot find the ruko hooks directory; set RUKO_HOOKS_DIR", code: .configuration))
         }
@@ -213,6 +232,8 @@ struct DevSSHDCommand: ParsableCommand {
             server.lockTimeout = lockTimeout
             server.template = template
             server.buildpacksDirectory = buildpacksDir
+            server.plainUser = plainUser
+            server.plainKeys = plainKeys
             try server.prepare(executable: selfExecutable())
             let status = try server.run { line in FileHandle.standardError.write(Data("\(line)\n".utf8)) }
             Foundation.exit(status)

@@ -29,7 +29,8 @@ struct APIClientTests {
             let body = (try? JSONSerialization.jsonObject(with: request.body)) as? [String: String] ?? [:]
             guard request.headers["authorization"] == "Bearer sekrit" else { return .json(401, #"{"error":"no"}"#) }
             switch (request.path, body["user"], body["access"]) {
-            case ("/v1/apps/demo/authorize", "alice", "write"): return .json(200, #"{"app":"demo","user":"alice","access":"write"}"#)
+            case ("/v1/apps/demo/authorize", "alice", "write"):
+                return .json(200, #"{"app":"demo","user":"alice","access":"write"}"#)
             case ("/v1/apps/demo/authorize", "bob", "write"): return .json(403, #"{"error":"read-only access"}"#)
             case ("/v1/apps/demo/authorize", _, _): return .json(403, #"{"error":"not an authorized user"}"#)
             default: return .json(404, #"{"error":"unknown app"}"#)

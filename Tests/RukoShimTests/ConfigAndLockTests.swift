@@ -160,7 +160,7 @@ struct AppLockTests {
 }
 
 /// A directory removed when the value goes away.
-final class TemporaryDirectory {
+final class TemporaryDirectory: Sendable {
     let path: String
     init() throws {
         let base = FileManager.default.temporaryDirectory.path + "/ruko-shim-test-\(UUID().uuidString)"

@@ -14,8 +14,10 @@ struct SSHCommandTests {
             ("git-receive-pack '/app.git'", .receivePack, "app"),
             ("git-receive-pack 'my-app-2'", .receivePack, "my-app-2"),
             ("git-upload-pack '/a'", .uploadPack, "a"),
-            ("git-receive-pack '\(String(repeating: "a", count: 63)).git'", .receivePack,
-             String(repeating: "a", count: 63)),
+            (
+                "git-receive-pack '\(String(repeating: "a", count: 63)).git'", .receivePack,
+                String(repeating: "a", count: 63)
+            ),
         ])
     func accepted(input: String, service: GitService, app: String) throws {
         let command = try SSHCommand.parse(input)
@@ -74,7 +76,9 @@ struct SSHCommandTests {
 
     @Test("no command (an interactive login or a pty request) is refused with advice")
     func interactive() {
-        #expect(throws: ShimError("interactive sessions are not available; use git push / git clone", code: .badCommand)) {
+        #expect(
+            throws: ShimError("interactive sessions are not available; use git push / git clone", code: .badCommand)
+        ) {
             try SSHCommand.parse(nil)
         }
     }
@@ -91,9 +95,12 @@ struct SSHCommandTests {
     }
 
     @Test(
-        "user ids", arguments: [("alice", true), ("a.b@example.com", true), ("u-1_x+y", true), ("", false),
-                                ("-a", false), ("a b", false), ("a\"b", false), ("a,b", false), ("a;b", false),
-                                (String(repeating: "u", count: 65), false)])
+        "user ids",
+        arguments: [
+            ("alice", true), ("a.b@example.com", true), ("u-1_x+y", true), ("", false),
+            ("-a", false), ("a b", false), ("a\"b", false), ("a,b", false), ("a;b", false),
+            (String(repeating: "u", count: 65), false),
+        ])
     func userIDs(user: String, valid: Bool) {
         #expect(SSHCommand.isValidUserID(user) == valid)
     }
