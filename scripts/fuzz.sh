@@ -164,6 +164,10 @@ for t in "${TARGETS[@]}"; do
     dict=()
     [ -f "$ROOT/Tests/Fuzz/$t.dict" ] && dict=(-dict="$ROOT/Tests/Fuzz/$t.dict")
     logf="$OUT/$t/fuzz.log"
+    # Artifacts of the previous run move aside, so what is left after this run is this run's.
+    rm -rf "$OUT/$t/previous"
+    mkdir -p "$OUT/$t/previous"
+    find "$OUT/$t" -maxdepth 1 -type f -exec mv {} "$OUT/$t/previous/" \;
     rc=0
     # Inputs under crash-*/timeout-*/oom-* in the seed corpus are known findings kept as regression
     # inputs; they are not fed back to the fuzzer (it would stop at once on them).
@@ -179,7 +183,7 @@ for t in "${TARGETS[@]}"; do
         known=$((known + 1))
         if ! SWIFT_BACKTRACE=enable=no "$B/bin/fuzz-$t" -timeout=5 -rss_limit_mb=2048 "$f" >"$OUT/$t/replay-$(basename "$f").log" 2>&1; then
             still=$((still + 1))
-            echo "$t: known finding still reproduces: ${f#"$ROOT"/} ($(grep -m1 -oE 'INVARIANT VIOLATED \[[a-z-]+\]|ERROR: [A-Za-z]+: [a-z -]+' "$OUT/$t/replay-$(basename "$f").log" || echo crash))" >&2
+            echo "$t: known finding still reproduces: ${f#"$ROOT"/} ($(grep -a -m1 -oE 'INVARIANT VIOLATED \[[a-z-]+\]|ERROR: [A-Za-z]+: [a-z -]+' "$OUT/$t/replay-$(basename "$f").log" || echo crash))" >&2
         fi
     done
     # The Swift runtime's crash backtracer fights AddressSanitizer's; libFuzzer prints the trace.
@@ -188,8 +192,8 @@ for t in "${TARGETS[@]}"; do
         ${FUZZ_JOBS:+-fork="$FUZZ_JOBS"} >"$logf" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logf" | tail -1 || true)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logf" | tail -1 || true)
-    cov=$(grep -oE 'cov: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
-    ft=$(grep -oE 'ft: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
+    cov=$(grep -aoE 'cov: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
+    ft=$(grep -aoE 'ft: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
     if [ "$rc" -eq 0 ] && [ "$still" -eq 0 ]; then
         result=ok
         if [ "$known" -gt 0 ]; then
