@@ -44,6 +44,23 @@ struct BuildFuzzRegressionTests {
         #expect(throws: BuildError.self) { try SlugIgnore(parsing: "!\u{301}keep\n") }
     }
 
+    /// slugignore/timeout-star-backtracking, timeout-doublestar-backtracking: `Glob.match`
+    /// backtracks over every way to split the name between the `*`s (or the path between the
+    /// `**/`s), exponential in their number: one rule and one long file name stall the build.
+    /// Sized so the current code takes seconds per call and a memoised matcher microseconds.
+    @Test func slugIgnoreMatchingIsNotExponential() throws {
+        let clock = ContinuousClock()
+        let stars = try SlugIgnore(parsing: "*a*a*a*a*a*a*a*a*b\n")
+        let name = String(repeating: "a", count: 30)
+        let starTime = clock.measure { #expect(!stars.excludes(name, isDirectory: false)) }
+        #expect(starTime < .seconds(1), "\(starTime) for 8 stars against 30 a's")
+
+        let doubleStars = try SlugIgnore(parsing: "**/**/**/**/**/**/**/**/x\n")
+        let path = String(repeating: "a/", count: 24) + "b"
+        let doubleStarTime = clock.measure { #expect(!doubleStars.excludes(path, isDirectory: false)) }
+        #expect(doubleStarTime < .seconds(1), "\(doubleStarTime) for 8 `**/` against 25 levels")
+    }
+
     /// release/crash-error-message-order: with two bad process types the error named whichever a
     /// Dictionary iterated first, which changes from one parse to the next.
     @Test func releaseErrorNamesTheFirstBadTypeInDocumentOrder() {
