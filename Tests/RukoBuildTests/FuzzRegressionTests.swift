@@ -64,9 +64,14 @@ struct BuildFuzzRegressionTests {
     /// release/crash-error-message-order: with two bad process types the error named whichever a
     /// Dictionary iterated first, which changes from one parse to the next.
     @Test func releaseErrorNamesTheFirstBadTypeInDocumentOrder() {
-        let yaml = "default_process_types:\n  'web.1': x\n  '': y\n  ok: ''\n"
+        // Sixteen bad entries, so a Dictionary order that happens to start with the first one is
+        // unlikely; the heap is shifted between parses so each Dictionary gets a new seed.
+        let bad = ["web.1"] + (2...16).map { "t\($0).x" }
+        let yaml = "default_process_types:\n" + bad.map { "  '\($0)': x\n" }.joined()
         var messages: Set<[String]> = []
-        for _ in 0..<50 {
+        var keep: [[Int]] = []
+        for i in 0..<100 {
+            keep.append(Array(repeating: i, count: i * 7 + 1))
             do {
                 _ = try BuildpackRelease(parsingYAML: yaml, buildpack: "b")
             } catch {
@@ -75,5 +80,6 @@ struct BuildFuzzRegressionTests {
         }
         #expect(messages.count == 1)
         #expect(messages.first?.first?.contains("`web.1`") == true)
+        #expect(keep.count == 100)
     }
 }
