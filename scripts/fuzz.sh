@@ -192,6 +192,9 @@ for t in "${TARGETS[@]}"; do
         ${FUZZ_JOBS:+-fork="$FUZZ_JOBS"} >"$logf" 2>&1 || rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logf" | tail -1 || true)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logf" | tail -1 || true)
+    # -fork mode prints no final stats: take its last status line (`#N: cov: … exec/s: N`).
+    [ -n "$execs" ] || execs=$(grep -aoE '^#[0-9]+' "$logf" | tail -1 | tr -d '#' || true)
+    [ -n "$speed" ] || speed=$(grep -aoE 'exec/s: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
     cov=$(grep -aoE 'cov: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
     ft=$(grep -aoE 'ft: [0-9]+' "$logf" | tail -1 | awk '{print $2}' || true)
     if [ "$rc" -eq 0 ] && [ "$still" -eq 0 ]; then
