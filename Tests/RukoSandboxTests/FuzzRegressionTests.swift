@@ -56,6 +56,14 @@ struct TemplateFuzzRegressionTests {
         #expect(throws: TemplateError.self) { try parse("ro-bind /usr\nenv PA\0TH=/usr/bin\n") }
     }
 
+    /// crash-env-key-with-equals: `firstIndex(of: "=")` compares Characters, and "=\u{200D}" is
+    /// one Character, so the key ran on to a later `=` and kept an `=` inside it; execve would then
+    /// set `A`, not the key the template (and the caller's override) think they set.
+    @Test func envSplitsAtTheFirstEqualsByte() throws {
+        let template = try parse("ro-bind /usr\nenv A=\u{200D}B=C\n")
+        #expect(template.environment == ["A": "\u{200D}B=C"])
+    }
+
     /// crash-tmpfs-unicode-digits: `isLetter`/`isNumber` accept non-ASCII letters and digits
     /// ("١٢"), which the kernel's tmpfs option parser then rejects at run time.
     @Test func tmpfsOptionsAreASCII() {

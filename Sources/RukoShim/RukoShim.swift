@@ -1,1 +1,0 @@
-// RukoShim: see docs/architecture.md.

@@ -1,1 +1,0 @@
-// ruko-shim entry point.

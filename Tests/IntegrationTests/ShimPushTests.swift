@@ -1,0 +1,296 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// git push / clone over a real sshd into ruko-shim and a real ruko-api (root: sshd, sandbox).
+@Suite(
+    "ruko-shim end to end (real sshd, git, ruko-api)", .serialized,
+    .enabled(if: shimIntegrationAvailable, "requires root, /usr/sbin/sshd and built ruko-shim + ruko-api"))
+struct ShimPushTests {
+    @Test("the first push builds and creates v1 with the right process types and slug")
+    func firstPush() throws {
+        let cluster = try ShimCluster()
+        let source = try cluster.workTree(example: "procfile")
+        let push = try cluster.git("alice", ["push", cluster.remote, "main"], cwd: source)
+        #expect(push.status == 0, "\(push.output)\n\(cluster.log())")
+        #expect(push.output.contains("remote: -----> Launching... done, v1"))
+        #expect(push.output.contains("Procfile declares types"))
+
+        let release = try cluster.release("v1")
+        #expect((release["process_types"] as? [String: String]) == ["web": "python3 server.py"])
+        let head = try cluster.git("alice", ["rev-parse", "HEAD"], cwd: source).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(release["commit"] as? String == head)
+
+        // The stored slug holds the app as pushed.
+        let slugID = try #require(release["slug_id"] as? String)
+        let slug = try #require(cluster.storedObject("apps/demo/slugs/\(slugID).tgz"))
+        let unpacked = cluster.root + "/slug"
+        try FileManager.default.createDirectory(atPath: unpacked, withIntermediateDirectories: true)
+        try slug.write(to: URL(fileURLWithPath: cluster.root + "/slug.tgz"))
+        try cluster.check(runCommand("/usr/bin/tar", ["-xzf", cluster.root + "/slug.tgz", "-C", unpacked]))
+        for file in ["Procfile", "server.py"] {
+            let inSlug = FileManager.default.contents(atPath: "\(unpacked)/app/\(file)")
+            #expect(inSlug != nil && inSlug == FileManager.default.contents(atPath: "\(source)/\(file)"), "\(file)")
+        }
+        #expect(release["sha256"] as? String != nil)
+
+        // The stored repository has the commit: a fresh clone checks out main.
+        let clone = cluster.root + "/clone"
+        let cloned = try cluster.git("alice", ["clone", "-q", cluster.remote, clone])
+        #expect(cloned.status == 0, "\(cloned.output)")
+        #expect(try cluster.git("alice", ["rev-parse", "HEAD"], cwd: clone).output.contains(head))
+        // No hooks are stored with the repository.
+        let stored = try #require(cluster.storedObject("apps/demo/repo.tgz"))
+        try stored.write(to: URL(fileURLWithPath: cluster.root + "/repo.tgz"))
+        let listing = try runCommand("/usr/bin/tar", ["-tzf", cluster.root + "/repo.tgz"]).output
+        #expect(!listing.contains("hooks/pre-receive"))
+    }
+
+    @Test("a second push reuses the cache and creates v2 with a config snapshot; other branches are stored only")
+    func secondPush() throws {
+        let cluster = try ShimCluster()
+        // A buildpack that reports whether the cache survived from the previous build.
+        let buildpack = cluster.root + "/bp-cache"
+        try FileManager.default.createDirectory(atPath: buildpack + "/bin", withIntermediateDirectories: true)
+        let scripts = [
+            "detect": "#!/bin/sh\necho Cachetest\n",
+            "compile": """
+            #!/bin/sh
+            if [ -f "$2/stamp" ]; then echo "cache: hit $(cat "$2/stamp")"; else echo "cache: miss"; fi
+            date +%s > "$2/stamp"
+
+            """,
+            "release": "#!/bin/sh\necho '---'\necho 'default_process_types:'\necho '  worker: sleep 1'\n",
+        ]
+        for (name, text) in scripts {
+            try text.write(toFile: "\(buildpack)/bin/\(name)", atomically: true, encoding: .utf8)
+            chmod("\(buildpack)/bin/\(name)", 0o755)
+        }
+        try cluster.admin("config:set", "demo", "BUILDPACK_URL=\(buildpack)", "GREETING=hello")
+        let source = try cluster.workTree(files: ["Procfile": "web: ./serve\n", "serve": "#!/bin/sh\n"])
+        let first = try cluster.git("alice", ["push", cluster.remote, "main"], cwd: source)
+        #expect(first.status == 0, "\(first.output)")
+        #expect(first.output.contains("cache: miss"))
+        #expect(first.output.contains("done, v1"))
+
+        try cluster.admin("config:set", "demo", "GREETING=again")
+        try "more\n".write(toFile: source + "/README", atomically: true, encoding: .utf8)
+        try cluster.check(cluster.git("alice", ["add", "README"], cwd: source))
+        try cluster.check(cluster.git("alice", ["commit", "-q", "-m", "second"], cwd: source))
+        let second = try cluster.git("alice", ["push", cluster.remote, "main"], cwd: source)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.output.contains("cache: hit"))
+        #expect(second.output.contains("done, v2"))
+        let release = try cluster.release("v2")
+        #expect((release["config_vars"] as? [String: String])?["GREETING"] == "again")
+        #expect((release["process_types"] as? [String: String]) == ["web": "./serve", "worker": "sleep 1"])
+
+        // A push to another branch is stored without a deploy.
+        let branch = try cluster.git("alice", ["push", cluster.remote, "main:feature"], cwd: source)
+        #expect(branch.status == 0, "\(branch.output)")
+        #expect(branch.output.contains("without a deploy"))
+        #expect(try cluster.remoteRefs().contains("refs/heads/feature"))
+        #expect((try? cluster.release("v3")) == nil)
+    }
+
+    @Test("no access: refused, exit non-zero, remote refs unchanged; read-only: clone yes, push no")
+    func access() throws {
+        let cluster = try ShimCluster()
+        let source = try cluster.workTree(example: "procfile")
+        try cluster.check(cluster.git("alice", ["push", cluster.remote, "main"], cwd: source))
+        let before = try cluster.remoteRefs()
+        try "x".write(toFile: source + "/x", atomically: true, encoding: .utf8)
+        try cluster.check(cluster.git("alice", ["add", "x"], cwd: source))
+        try cluster.check(cluster.git("alice", ["commit", "-q", "-m", "x"], cwd: source))
+
+        let eve = try cluster.git("eve", ["push", cluster.remote, "main"], cwd: source)
+        #expect(eve.status != 0)
+        #expect(eve.output.contains(" !  not an authorized user"), "\(eve.output)")
+        let eveClone = try cluster.git("eve", ["clone", cluster.remote, cluster.root + "/eve-clone"])
+        #expect(eveClone.status != 0)
+        #expect(eveClone.output.contains(" !  not an authorized user"))
+
+        let bobPush = try cluster.git("bob", ["push", cluster.remote, "main"], cwd: source)
+        #expect(bobPush.status != 0)
+        #expect(bobPush.output.contains(" !  read-only access"), "\(bobPush.output)")
+        #expect(try cluster.remoteRefs() == before)
+
+        let bobClone = try cluster.git("bob", ["clone", "-q", cluster.remote, cluster.root + "/bob-clone"])
+        #expect(bobClone.status == 0, "read-only clone: \(bobClone.output)")
+    }
+
+    @Test("a failing build rejects the push: refs, stored repo and releases unchanged")
+    func failingBuild() throws {
+        let cluster = try ShimCluster()
+        let source = try cluster.workTree(example: "procfile")
+        try cluster.check(cluster.git("alice", ["push", cluster.remote, "main"], cwd: source))
+        let refs = try cluster.remoteRefs()
+        let repo = cluster.storedObject("apps/demo/repo.tgz")
+
+        // An empty Procfile is a build error.
+        try "".write(toFile: source + "/Procfile", atomically: true, encoding: .utf8)
+        try cluster.check(cluster.git("alice", ["commit", "-q", "-am", "break the Procfile"], cwd: source))
+        let push = try cluster.git("alice", ["push", cluster.remote, "main"], cwd: source)
+        #expect(push.status != 0)
+        #expect(push.output.contains("Push rejected"), "\(push.output)")
+        #expect(push.output.contains("pre-receive hook declined"))
+        #expect(try cluster.remoteRefs() == refs)
+        #expect(cluster.storedObject("apps/demo/repo.tgz") == repo)
+        #expect((try? cluster.release("v2")) == nil)
+    }
+
+    @Test("two concurrent pushes to one app: both end clearly, the repository stays consistent")
+    func concurrentPushes() throws {
+        let cluster = try ShimCluster(lockTimeout: 60)
+        let source = try cluster.workTree(example: "procfile")
+        try cluster.check(cluster.git("alice", ["push", cluster.remote, "main"], cwd: source))
+        var clones: [String] = []
+        for name in ["one", "two"] {
+            let clone = cluster.root + "/clone-" + name
+            try cluster.check(cluster.git("alice", ["clone", "-q", cluster.remote, clone]))
+            try name.write(toFile: clone + "/change-" + name, atomically: true, encoding: .utf8)
+            try cluster.check(cluster.git("alice", ["add", "-A"], cwd: clone))
+            try cluster.check(cluster.git("alice", ["commit", "-q", "-m", name], cwd: clone))
+            clones.append(clone)
+        }
+        let results = Results()
+        let group = DispatchGroup()
+        for clone in clones {
+            group.enter()
+            Thread {
+                let result = try? cluster.git("alice", ["push", cluster.remote, "main"], cwd: clone)
+                results.append(clone, result)
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let outcomes = results.all
+        #expect(outcomes.count == 2)
+        var winners: [String] = []
+        for (clone, result) in outcomes {
+            let result = try #require(result)
+            if result.status == 0 {
+                #expect(result.output.contains("Launching... done"), "\(result.output)")
+                winners.append(clone)
+            } else {
+                // The loser waited for the lock, then git refused a non-fast-forward (or the lock timed out).
+                #expect(
+                    result.output.contains("rejected")
+                        || result.output.contains("another deploy of demo is in progress"),
+                    "\(result.output)")
+            }
+        }
+        #expect(winners.count == 1)
+        let final = cluster.root + "/final"
+        try cluster.check(cluster.git("alice", ["clone", "-q", cluster.remote, final]))
+        let fsck = try cluster.git("alice", ["fsck", "--strict"], cwd: final)
+        #expect(fsck.status == 0, "\(fsck.output)")
+        if let winner = winners.first {
+            let expected = try cluster.git("alice", ["rev-parse", "HEAD"], cwd: winner).output
+            #expect(try cluster.git("alice", ["rev-parse", "HEAD"], cwd: final).output == expected)
+            #expect((try? cluster.release("v2")) != nil)
+            #expect((try? cluster.release("v3")) == nil)
+        }
+    }
+
+    @Test("a push waiting for the lock gets a clear message after the bounded wait")
+    func lockTimeout() throws {
+        let cluster = try ShimCluster(lockTimeout: 1)
+        let source = try cluster.workTree(example: "procfile")
+        // Hold the app's lock from outside, as a running deploy would.
+        let lockDirectory = cluster.root + "/sshd/state/locks"
+        try FileManager.default.createDirectory(atPath: lockDirectory, withIntermediateDirectories: true)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = ["-o", lockDirectory + "/demo.lock", "sleep", "20"]
+        try holder.run()
+        defer { holder.terminate() }
+        usleep(200_000)
+        let push = try cluster.git("alice", ["push", cluster.remote, "main"], cwd: source)
+        #expect(push.status != 0)
+        #expect(push.output.contains(" !  another deploy of demo is in progress; try again shortly"), "\(push.output)")
+        #expect(try cluster.remoteRefs().isEmpty)
+    }
+
+    @Test("API down: a clear message naming the API, exit 1")
+    func apiDown() throws {
+        let cluster = try ShimCluster()
+        FileManager.default.createFile(atPath: cluster.root + "/empty.conf", contents: Data())
+        cluster.stopAPI()
+        // Key lookups go through the API too, so over ssh the key is simply not accepted...
+        let overSSH = try cluster.ssh("alice", "git-receive-pack 'demo.git'")
+        #expect(overSSH.status != 0)
+        #expect(overSSH.output.contains("Permission denied"), "\(overSSH.output)")
+        // ...and the session itself (what sshd runs for a key from a static authorized_keys file) says why.
+        let serve = try runCommand(
+            cluster.bin + "/ruko-shim", ["serve", "--user", "alice"],
+            environment: [
+                "SSH_ORIGINAL_COMMAND": "git-receive-pack 'demo.git'", "RUKO_API_URL": cluster.apiURL,
+                "RUKO_API_TOKEN": cluster.token, "RUKO_SHIM_STATE_DIR": cluster.root + "/direct",
+                "RUKO_SHIM_CONFIG": cluster.root + "/empty.conf",
+            ])
+        #expect(serve.status == 1)
+        #expect(serve.output.hasPrefix(" !  the ruko API at \(cluster.apiURL) is unreachable: "), "\(serve.output)")
+    }
+
+    @Test("injected and unknown commands and pty requests are refused; nothing runs")
+    func hostileCommands() throws {
+        let cluster = try ShimCluster()
+        let canary = cluster.root + "/canary"
+        try "alive".write(toFile: canary, atomically: true, encoding: .utf8)
+        let commands = [
+            "git-receive-pack 'demo.git'; rm -rf \(canary)", "git-receive-pack '../x.git'",
+            "git-upload-pack '/../../etc.git'", "rm -rf \(canary)", "git-upload-archive 'demo.git'", "sh",
+            "git-receive-pack 'demo.git' && touch \(cluster.root)/pwned", "git-receive-pack \"demo.git\"",
+            "scp -t /tmp", "internal-sftp",
+        ]
+        for command in commands {
+            let result = try cluster.ssh("alice", command)
+            #expect(result.status == 1, "\(command): \(result.output)")
+            #expect(result.output.hasPrefix(" !  "), "\(command): \(result.output)")
+        }
+        // A pty request: sshd refuses it (restrict, PermitTTY no) and the client gives up.
+        let pty = try cluster.ssh("alice", nil, tty: true)
+        #expect(pty.status != 0)
+        #expect(pty.output.contains("PTY allocation request failed"), "\(pty.output)")
+        let ptyCommand = try cluster.ssh("alice", "sh", tty: true)
+        #expect(ptyCommand.status != 0)
+        // A shell without a pty reaches the shim, which refuses it.
+        let shell = try cluster.ssh("alice", nil)
+        #expect(shell.status == 1)
+        #expect(shell.output.contains(" !  interactive sessions are not available"), "\(shell.output)")
+        #expect(FileManager.default.fileExists(atPath: canary))
+        #expect(!FileManager.default.fileExists(atPath: cluster.root + "/pwned"))
+        // The sftp subsystem and port forwarding are not available either.
+        let forward = try runCommand(
+            "/usr/bin/timeout",
+            [
+                "15", "ssh", "-i", "\(cluster.root)/keys/alice", "-o", "IdentitiesOnly=yes", "-o",
+                "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "ExitOnForwardFailure=yes",
+                "-L", "\(freePort()):127.0.0.1:\(cluster.apiPort)", "-p", "\(cluster.sshPort)", "git@127.0.0.1", "true",
+            ],
+            input: "")
+        #expect(forward.status != 0)
+    }
+}
+
+/// Collects results from threads.
+final class Results: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [(String, ProgramResult?)] = []
+    func append(_ key: String, _ value: ProgramResult?) {
+        lock.lock()
+        values.append((key, value))
+        lock.unlock()
+    }
+    var all: [(String, ProgramResult?)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return values
+    }
+}
