@@ -1,8 +1,12 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// Set from the signal handler of `dev-sshd` (an atomic store is async-signal-safe).
+let devSSHDStopRequested = Atomic<Bool>(false)
 
 /// `ruko-shim dev-sshd`: a real OpenSSH sshd on a local port, wired to this shim through the
 /// root daemon, everything generated under one state directory.
@@ -161,23 +165,18 @@ public struct DevSSHD: Sendable {
         )
         log("dev-sshd: push with  git push ssh://\(loginUser)@\(host):\(port)/APP.git main")
 
-        // Stop both on SIGINT/SIGTERM, or when either exits.
-        for signalNumber in [SIGINT, SIGTERM, SIGHUP] { signal(signalNumber, SIG_IGN) }
-        let sources = [SIGINT, SIGTERM, SIGHUP].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                if server.isRunning { server.terminate() }
-                if daemon.isRunning { daemon.terminate() }
-            }
-            source.resume()
-            return source
+        // Stop both on SIGINT/SIGTERM/SIGHUP (a plain handler sets a flag the loop polls), or when
+        // either exits.
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number) { _ in devSSHDStopRequested.store(true, ordering: .relaxed) }
         }
-        while server.isRunning && daemon.isRunning { usleep(100_000) }
+        while server.isRunning && daemon.isRunning && !devSSHDStopRequested.load(ordering: .relaxed) {
+            usleep(50_000)
+        }
         if server.isRunning { server.terminate() }
         if daemon.isRunning { daemon.terminate() }
         server.waitUntilExit()
         daemon.waitUntilExit()
-        _ = sources
         return server.terminationStatus
     }
 

@@ -137,8 +137,8 @@ public struct PushSession: Sendable {
         done.wait()
         let final = state.withLock { $0 }
         if status != 0 { return status }
-        if let failure = final.failure { throw failure }
-        return 0
+        // A hook failure was already reported to the user through the hook (remote: lines).
+        return final.failure == nil ? 0 : 1
     }
 
     /// Appends `name app seconds` to STATE/timings.log (read by bench/push.sh).
@@ -340,12 +340,30 @@ func formatSize(_ bytes: Int64) -> String {
 public struct WorkDirectory: Sendable {
     public let path: String
 
+    /// Work directories older than this are leftovers of killed sessions (no push lives this long).
+    static let staleAge: TimeInterval = 6 * 3600
+
     init(stateDirectory: String, app: String) throws(ShimError) {
         let base = stateDirectory + "/work"
         try makeDirectory(base)
+        WorkDirectory.sweep(base)
         path = "\(base)/\(app)-\(UUID().uuidString.lowercased().prefix(12))"
         guard mkdir(path, 0o711) == 0 else { throw ShimError.system("mkdir", path) }
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Removes directories a killed session left behind.
+    static func sweep(_ base: String) {
+        let fileManager = FileManager.default
+        guard let names = try? fileManager.contentsOfDirectory(atPath: base) else { return }
+        let cutoff = Date().addingTimeInterval(-staleAge)
+        for name in names {
+            let path = base + "/" + name
+            guard let modified = (try? fileManager.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                modified < cutoff
+            else { continue }
+            try? fileManager.removeItem(atPath: path)
+        }
+    }
 }
