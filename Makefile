@@ -16,7 +16,7 @@ SOAK_PARALLEL ?= 50
 DEBIAN_PACKAGES := build-essential pkg-config git curl ca-certificates procps iproute2 python3 python3-pip \
 	libcap-dev libseccomp-dev libarchive-dev libmount-dev libgit2-dev libdeflate-dev libisal-dev \
 	libarchive-tools bubblewrap runc crun pigz gzip tar openssh-server openssh-client \
-	qemu-system-x86 linux-image-amd64 busybox-static cpio zstd xz-utils bc hyperfine
+	qemu-system-x86 linux-image-amd64 busybox-static cpio zstd xz-utils bc hyperfine libcurl4-openssl-dev
 
 .PHONY: all deps build build-release build-tests demo test test-unit test-integration test-vm soak bench \
 	bench-start bench-pack bench-build bench-push fuzz lint install clean test-s3
@@ -55,7 +55,7 @@ test: build-tests test-unit test-integration test-s3 test-vm
 	$(MAKE) --no-print-directory soak SOAK_RUNS=200 SOAK_PARALLEL=20
 
 test-unit:
-	$(SWIFT) test --skip-build --filter 'RukoSandboxTests|RukoArchiveTests|RukoBuildTests|RukoAPITests|RukoShimTests'
+	RUKO_SLOW_TESTS=1 RUKO_BIN_DIR=$(BIN_DEBUG) $(SWIFT) test --skip-build --filter 'RukoSandboxTests|RukoArchiveTests|RukoBuildTests|RukoAPITests|RukoShimTests'
 
 test-integration:
 	@if [ "$$(id -u)" != 0 ]; then echo "integration tests need root (namespaces, mounts, cgroups): run make test as root" >&2; exit 1; fi
@@ -89,8 +89,9 @@ bench-push:
 	RUKO_BIN_DIR=$(BIN_RELEASE) bench/push.sh
 
 ## fuzz: libFuzzer over the parsers, bounded time each.
+FUZZ_SECONDS ?= 60
 fuzz: deps
-	scripts/fuzz.sh
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 ## lint: swift format with the committed configuration.
 lint:
@@ -103,4 +104,4 @@ install: build-release
 	cp -R rootfs-templates buildpacks hooks $(DESTDIR)$(PREFIX)/share/ruko/
 
 clean:
-	rm -rf .build .build-*
+	rm -rf .build .build-* fuzz-out bench-out

@@ -34,10 +34,14 @@ public struct BuildpackRelease: Sendable, Equatable {
                 "Buildpack \(buildpack): bin/release must print a YAML mapping (`config_vars:`, `default_process_types:`)."
             )
         }
-        configVars = try Self.stringMap(mapping["config_vars"], key: "config_vars", buildpack: buildpack)
-        defaultProcessTypes = try Self.stringMap(
+        configVars = Dictionary(
+            try Self.stringPairs(mapping["config_vars"], key: "config_vars", buildpack: buildpack),
+            uniquingKeysWith: { _, last in last })
+        // Checked in document order, so the error names the first bad type, every time.
+        let types = try Self.stringPairs(
             mapping["default_process_types"], key: "default_process_types", buildpack: buildpack)
-        for (type, command) in defaultProcessTypes {
+        defaultProcessTypes = Dictionary(types, uniquingKeysWith: { _, last in last })
+        for (type, command) in types {
             guard Procfile.isValidType(type) else {
                 throw BuildError(
                     .release, "Buildpack \(buildpack): bin/release declares an invalid process type `\(type)`.")
@@ -49,22 +53,23 @@ public struct BuildpackRelease: Sendable, Equatable {
         }
     }
 
-    private static func stringMap(_ node: Node?, key: String, buildpack: String) throws(BuildError) -> [String: String]
+    private static func stringPairs(_ node: Node?, key: String, buildpack: String) throws(BuildError)
+        -> [(String, String)]
     {
-        guard let node else { return [:] }
+        guard let node else { return [] }
         if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
-            return [:]
+            return []
         }
         guard let mapping = node.mapping else {
             throw BuildError(.release, "Buildpack \(buildpack): `\(key)` in bin/release output must be a mapping.")
         }
-        var result: [String: String] = [:]
+        var result: [(String, String)] = []
         for (keyNode, valueNode) in mapping {
             guard let name = keyNode.scalar?.string, let value = valueNode.scalar?.string else {
                 throw BuildError(
                     .release, "Buildpack \(buildpack): `\(key)` in bin/release output must map names to plain values.")
             }
-            result[name] = value
+            result.append((name, value))
         }
         return result
     }

@@ -39,25 +39,31 @@ public struct SlugIgnore: Sendable, Equatable {
             var line = Substring(rawLine)
             if line.last == "\r" { line.removeLast() }
             line = Self.trimTrailingSpaces(line)
-            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
-            if line.hasPrefix("!") {
+            // From here on bytes: a combining mark after `/` or `!` must not hide it.
+            var bytes = Array(line.utf8)
+            guard let first = bytes.first, first != UInt8(ascii: "#") else { continue }
+            if first == UInt8(ascii: "!") {
                 throw BuildError(
                     .slugIgnore,
                     ".slugignore line \(lineNumber): `\(line)`: negation (!) is not supported (Heroku does not support it either).",
                     "Remove the line, or list only the paths to exclude.")
             }
-            if line.hasPrefix("\\#") || line.hasPrefix("\\!") { line.removeFirst() }
-            var directoryOnly = false
-            while line.hasSuffix("/") {
-                directoryOnly = true
-                line.removeLast()
+            if first == UInt8(ascii: "\\"), bytes.count > 1,
+                bytes[1] == UInt8(ascii: "#") || bytes[1] == UInt8(ascii: "!")
+            {
+                bytes.removeFirst()
             }
-            guard !line.isEmpty else { continue }  // "/" alone would mean the whole app; ignore it
-            let anchored = line.contains("/")
-            if line.hasPrefix("/") { line.removeFirst() }
+            var directoryOnly = false
+            while bytes.last == UInt8(ascii: "/") {
+                directoryOnly = true
+                bytes.removeLast()
+            }
+            guard !bytes.isEmpty else { continue }  // "/" alone would mean the whole app; ignore it
+            let anchored = bytes.contains(UInt8(ascii: "/"))
+            if bytes.first == UInt8(ascii: "/") { bytes.removeFirst() }
             rules.append(
                 Rule(
-                    source: String(rawLine).trimmingWhitespace(), line: lineNumber, pattern: Array(line.utf8),
+                    source: String(rawLine).trimmingWhitespace(), line: lineNumber, pattern: bytes,
                     anchored: anchored, directoryOnly: directoryOnly))
         }
         self.rules = rules
@@ -129,10 +135,29 @@ enum Glob {
     private static let bracket = UInt8(ascii: "[")
     private static let backslash = UInt8(ascii: "\\")
 
-    /// Matches `pattern` against the whole of `subject`.
+    /// Matches `pattern` against the whole of `subject`. Failed (pattern, subject) positions are
+    /// remembered, so `*` and `**/` backtracking stays polynomial (a fuzzer found patterns like
+    /// `*a*a*a*a*a*a*a*a*b` that took seconds per name).
     static func match(_ pattern: ArraySlice<UInt8>, _ subject: ArraySlice<UInt8>) -> Bool {
-        var p = pattern.startIndex
-        var s = subject.startIndex
+        var failed = [Bool](repeating: false, count: (pattern.count + 1) * (subject.count + 1))
+        return match(pattern, subject, from: pattern.startIndex, subject.startIndex, &failed)
+    }
+
+    private static func match(
+        _ pattern: ArraySlice<UInt8>, _ subject: ArraySlice<UInt8>, from p0: Int, _ s0: Int, _ failed: inout [Bool]
+    ) -> Bool {
+        let state = (p0 - pattern.startIndex) * (subject.count + 1) + (s0 - subject.startIndex)
+        if failed[state] { return false }
+        let result = step(pattern, subject, from: p0, s0, &failed)
+        if !result { failed[state] = true }
+        return result
+    }
+
+    private static func step(
+        _ pattern: ArraySlice<UInt8>, _ subject: ArraySlice<UInt8>, from p0: Int, _ s0: Int, _ failed: inout [Bool]
+    ) -> Bool {
+        var p = p0
+        var s = s0
         while p < pattern.endIndex {
             let c = pattern[p]
             if c == star {
@@ -144,20 +169,18 @@ enum Glob {
                 if isDouble, startsSegment, endsSegment {
                     if q == pattern.endIndex { return true }  // `a/**` or `**`: everything below
                     // `**/`: zero or more whole directories.
-                    let rest = pattern[(q + 1)...]
-                    if match(rest, subject[s...]) { return true }
+                    if match(pattern, subject, from: q + 1, s, &failed) { return true }
                     var k = s
                     while k < subject.endIndex {
-                        if subject[k] == slash, match(rest, subject[(k + 1)...]) { return true }
+                        if subject[k] == slash, match(pattern, subject, from: q + 1, k + 1, &failed) { return true }
                         k += 1
                     }
                     return false
                 }
                 // `*`: any run of characters other than `/`.
-                let rest = pattern[q...]
                 var k = s
                 while true {
-                    if match(rest, subject[k...]) { return true }
+                    if match(pattern, subject, from: q, k, &failed) { return true }
                     if k == subject.endIndex || subject[k] == slash { return false }
                     k += 1
                 }

@@ -86,19 +86,22 @@ public enum Units {
 }
 
 extension String {
+    /// Trims white space by Unicode scalar (a Character would carry a joiner or a combining mark
+    /// along with the space it follows).
     func trimmingWhitespace() -> String {
-        var view = Substring(self)
-        while let first = view.first, first.isWhitespace { view.removeFirst() }
-        while let last = view.last, last.isWhitespace { view.removeLast() }
-        return String(view)
+        var view = Substring(self).unicodeScalars
+        while let first = view.first, first.properties.isWhitespace { view.removeFirst() }
+        while let last = view.last, last.properties.isWhitespace { view.removeLast() }
+        return String(String.UnicodeScalarView(view))
     }
 }
 
 extension Substring {
+    /// Trims white space by Unicode scalar.
     func trimmingWhitespace() -> Substring {
-        var view = self
-        while let first = view.first, first.isWhitespace { view.removeFirst() }
-        while let last = view.last, last.isWhitespace { view.removeLast() }
-        return view
+        var view = self.unicodeScalars
+        while let first = view.first, first.properties.isWhitespace { view.removeFirst() }
+        while let last = view.last, last.properties.isWhitespace { view.removeLast() }
+        return Substring(view)
     }
 }

@@ -126,10 +126,12 @@ public struct RootfsTemplate: Sendable, Equatable {
                 template.hostname = h
             case "env":
                 let a = try paths(1, 1)
-                guard let eq = a[0].firstIndex(of: "="), eq != a[0].startIndex, !a[0].utf8.contains(0) else {
+                let bytes = Array(a[0].utf8)
+                guard let eq = bytes.firstIndex(of: UInt8(ascii: "=")), eq != 0, !bytes.contains(0) else {
                     throw fail("env takes KEY=VALUE, got '\(a[0])'")
                 }
-                template.environment[String(a[0][..<eq])] = String(a[0][a[0].index(after: eq)...])
+                let key = String(decoding: bytes[..<eq], as: UTF8.self)
+                template.environment[key] = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
             default:
                 throw fail(
                     "unknown directive '\(directive)' (known: ro-bind, bind, tmpfs, proc, dev, mask, read-only, dir, symlink, app, hostname, env)"
