@@ -1,57 +1,13 @@
+import RukoSandbox
+
 /// Sizes and durations as users write them on the command line (`500M`, `15m`).
 public enum Units {
-    /// Parses a byte size: a number with an optional binary suffix `K`, `M`, `G`, `T` (also
-    /// `KB`, `MiB`, …, case-insensitive), or bytes without a suffix. `500M` is 500 × 2²⁰ bytes.
-    public static func parseSize(_ text: String) -> UInt64? {
-        let trimmed = text.trimmingWhitespace()
-        var digits = ""
-        var suffix = ""
-        for character in trimmed {
-            if suffix.isEmpty, character.isNumber || character == "." {
-                digits.append(character)
-            } else {
-                suffix.append(character)
-            }
-        }
-        guard !digits.isEmpty, let value = Double(digits), value >= 0 else { return nil }
-        let multiplier: Double
-        switch suffix.lowercased() {
-        case "", "b": multiplier = 1
-        case "k", "kb", "kib": multiplier = 1024
-        case "m", "mb", "mib": multiplier = 1024 * 1024
-        case "g", "gb", "gib": multiplier = 1024 * 1024 * 1024
-        case "t", "tb", "tib": multiplier = 1024 * 1024 * 1024 * 1024
-        default: return nil
-        }
-        let bytes = (value * multiplier).rounded()
-        guard bytes < Double(UInt64.max) else { return nil }
-        return UInt64(bytes)
-    }
+    /// Parses a byte size (`500M` is 500 × 2²⁰ bytes); the same rules as ruko-run's options
+    /// (``ValueParser/size(_:)``).
+    public static func parseSize(_ text: String) -> UInt64? { ValueParser.size(text) }
 
-    /// Parses a duration: a number with a suffix `ms`, `s`, `m`, `h`, or seconds without one.
-    /// Compound forms such as `1h30m` are accepted.
-    public static func parseDuration(_ text: String) -> Duration? {
-        var remaining = Substring(text.trimmingWhitespace())
-        guard !remaining.isEmpty else { return nil }
-        var total = Duration.zero
-        while !remaining.isEmpty {
-            let number = remaining.prefix { $0.isNumber || $0 == "." }
-            guard !number.isEmpty, let value = Double(number), value >= 0 else { return nil }
-            remaining = remaining.dropFirst(number.count)
-            let unit = remaining.prefix { $0.isLetter }
-            remaining = remaining.dropFirst(unit.count)
-            let seconds: Double
-            switch unit.lowercased() {
-            case "ms": seconds = value / 1000
-            case "", "s": seconds = value
-            case "m", "min": seconds = value * 60
-            case "h": seconds = value * 3600
-            default: return nil
-            }
-            total += .milliseconds(Int64((seconds * 1000).rounded()))
-        }
-        return total
-    }
+    /// Parses a duration (`90`, `500ms`, `15m`, `1h30m`); ``ValueParser/duration(_:)``.
+    public static func parseDuration(_ text: String) -> Duration? { ValueParser.duration(text) }
 
     /// Heroku's slug size notation: mebibytes with one decimal and an `M` (`25.3M`).
     public static func slugSize(_ bytes: UInt64) -> String {

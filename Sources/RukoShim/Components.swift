@@ -1,4 +1,5 @@
 import Foundation
+import RukoSandbox
 
 #if canImport(Glibc)
     import Glibc
@@ -96,17 +97,8 @@ public protocol TreeArchiver: Sendable {
     func unpack(archive: String, to directory: String, uid: UInt32, gid: UInt32) throws(ShimError)
 }
 
-/// Parses sizes like `500M`, `1G`, `512k`, `1024` (bytes).
-public func parseSize(_ text: String) -> UInt64? {
-    let units: [(String, UInt64)] = [("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("T", 1 << 40)]
-    var body = text.uppercased()
-    if body.hasSuffix("B") { body.removeLast() }
-    if body.hasSuffix("I") { body.removeLast() }
-    for (suffix, factor) in units where body.hasSuffix(suffix) {
-        return Double(body.dropLast()).map { UInt64($0 * Double(factor)) }
-    }
-    return UInt64(body)
-}
+/// Parses sizes like `500M`, `1G`, `512k`, `1024` (bytes): ``ValueParser/size(_:)``.
+public func parseSize(_ text: String) -> UInt64? { ValueParser.size(text) }
 
 /// Runs a program (never through a shell) and returns its exit status and combined output.
 func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws(ShimError)

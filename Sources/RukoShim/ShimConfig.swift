@@ -1,4 +1,5 @@
 import Foundation
+import RukoSandbox
 
 /// The shim's own configuration.
 ///
@@ -151,11 +152,7 @@ public struct ShimConfig: Sendable, Equatable {
 
     /// Parses `90`, `90s`, `2m`, `1h`, `500ms` into seconds.
     public static func parseDuration(_ text: String) -> Double? {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, factor) in units where text.hasSuffix(suffix) {
-            return Double(text.dropLast(suffix.count)).map { $0 * factor }
-        }
-        return Double(text)
+        ValueParser.duration(text).map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
     }
 
     /// The API URL and token, or a clear error saying where to put them.
