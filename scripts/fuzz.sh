@@ -47,7 +47,7 @@ log() { printf '== %s\n' "$*" >&2; }
 # added here (the compile error names it).
 BUILD_FILES=(BuildError SafeFile Units Procfile SlugIgnore Release)
 SHIM_FILES=(ShimError SSHCommand)
-SANDBOX_FILES=(RootfsTemplate)
+SANDBOX_FILES=(RootfsTemplate Parsing)
 
 stamp_ok() { # stamp file, inputs... : true when the stamp is newer than every input
     local stamp=$1
@@ -126,7 +126,7 @@ build_all() {
     swift_module RukoMount "$ROOT"/Sources/RukoMount/*.swift
     mapfile -t files < <(prefix_paths RukoSandbox "${SANDBOX_FILES[@]}")
     swift_module RukoSandbox "${files[@]}"
-    EXTRA_SWIFT=()
+    # RukoShim and RukoBuild use RukoSandbox's ValueParser: keep the C shim module visible.
     mapfile -t files < <(prefix_paths RukoShim "${SHIM_FILES[@]}")
     swift_module RukoShim "${files[@]}"
     mapfile -t files < <(prefix_paths RukoBuild "${BUILD_FILES[@]}")
@@ -138,8 +138,10 @@ link_target() { # target
     [ -f "$src" ] || { echo "fuzz.sh: no fuzz target $t ($src)" >&2; exit 2; }
     local objs=() libs=()
     case $t in
-    procfile | slugignore | release) objs=("$OBJ/RukoBuild.o" "$OBJ/Yams.o" "${CYAML_OBJS[@]}") libs=(-lFoundation) ;;
-    sshcommand) objs=("$OBJ/RukoShim.o") ;;
+    procfile | slugignore | release)
+        objs=("$OBJ/RukoBuild.o" "$OBJ/Yams.o" "${CYAML_OBJS[@]}" "$OBJ/RukoSandbox.o" "$OBJ/RukoMount.o"
+            "$OBJ/RukoSystem.o" "${CSHIM_OBJS[@]}") libs=(-lFoundation) ;;
+    sshcommand) objs=("$OBJ/RukoShim.o" "$OBJ/RukoSandbox.o" "$OBJ/RukoMount.o" "$OBJ/RukoSystem.o" "${CSHIM_OBJS[@]}") ;;
     template) objs=("$OBJ/RukoSandbox.o" "$OBJ/RukoMount.o" "$OBJ/RukoSystem.o" "${CSHIM_OBJS[@]}") ;;
     esac
     local exe="$B/bin/fuzz-$t"

@@ -60,8 +60,8 @@ public func fuzzProcfile(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(
             !entry.command.utf8.contains(UInt8(ascii: "\n")), "command-one-line", escaped(entry.command))
         require(
-            entry.command.first.map { !$0.isWhitespace } ?? false
-                && entry.command.last.map { !$0.isWhitespace } ?? false,
+            entry.command.unicodeScalars.first.map { !$0.properties.isWhitespace } ?? false
+                && entry.command.unicodeScalars.last.map { !$0.properties.isWhitespace } ?? false,
             "command-trimmed", escaped(entry.command))
         require(entry.line > lastLine && entry.line <= lineCount, "line-number", "\(entry.line) after \(lastLine)")
         lastLine = entry.line
