@@ -391,7 +391,7 @@ struct IsolationTests {
             #expect(r.status == (i % 2 == 0 ? 0 : 3))
         }
         let after = currentLeftovers()
-        #expect(after.mountCount == before.mountCount)
+        #expect(after.mountsAdded(since: before).isEmpty, "mounts leaked: \(after.mountsAdded(since: before))")
         #expect(after.rootfsEntries.isEmpty)
         // Other processes may be running sandboxes: only cgroups of exited runs count as leaks.
         let orphaned = after.cgroups.filter { name in

@@ -43,7 +43,7 @@ struct SoakTests {
         let config = try configuration("echo soak; exit 3", stdout: devnull)
         // Warm up (first-use allocations, the seccomp program) before measuring.
         for _ in 0..<10 { _ = try Sandbox.run(config) }
-        let before = currentLeftovers().mountCount
+        let before = currentLeftovers()
         let cgroupsBefore = ownCgroups()
         let fdsBefore = openDescriptors()
         let tmpBefore = temporaryEntries()
@@ -84,7 +84,8 @@ struct SoakTests {
         #expect(results.failures.isEmpty, "\(results.failures)")
 
         Thread.sleep(forTimeInterval: 0.2)
-        #expect(currentLeftovers().mountCount == before, "mounts leaked")
+        let added = currentLeftovers().mountsAdded(since: before)
+        #expect(added.isEmpty, "mounts leaked: \(added)")
         #expect(currentLeftovers().rootfsEntries.isEmpty)
         #expect(ownCgroups() == cgroupsBefore, "cgroups left: \(ownCgroups())")
         #expect(openDescriptors() == fdsBefore, "fd count grew from \(fdsBefore) to \(openDescriptors())")

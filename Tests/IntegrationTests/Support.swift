@@ -108,8 +108,15 @@ let cgroupRoot: String = {
 /// Leftovers a run could leave: ruko cgroups, mounts, processes, files under the rootfs mount point.
 struct Leftovers: Equatable {
     var cgroups: [String]
-    var mountCount: Int
+    /// Every mount of the host's table, as "target fstype".
+    var mounts: [String]
     var rootfsEntries: [String]
+
+    /// Mounts present now that were not before: a leak (mounts that went away belong to others).
+    func mountsAdded(since before: Leftovers) -> [String] {
+        let old = Set(before.mounts)
+        return mounts.filter { !old.contains($0) }
+    }
 }
 
 func currentLeftovers() -> Leftovers {
@@ -119,9 +126,9 @@ func currentLeftovers() -> Leftovers {
             return FileManager.default.fileExists(atPath: cgroupRoot + "/" + name, isDirectory: &isDir)
                 && isDir.boolValue
         }
-    let mounts = (try? MountTable.read())?.count ?? -1
+    let mounts = ((try? MountTable.read()) ?? []).map { "\($0.target) \($0.fstype)" }
     let rootfs = (try? FileManager.default.contentsOfDirectory(atPath: "/run/ruko/rootfs")) ?? []
-    return Leftovers(cgroups: cgroups.sorted(), mountCount: mounts, rootfsEntries: rootfs)
+    return Leftovers(cgroups: cgroups.sorted(), mounts: mounts, rootfsEntries: rootfs)
 }
 
 /// pids of processes whose command line contains `marker`.
