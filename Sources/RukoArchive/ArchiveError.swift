@@ -23,6 +23,8 @@ public struct ArchiveError: Error, CustomStringConvertible, Sendable, Equatable 
         case format(path: String, message: String)
         /// The compressor failed (an internal error: please report it).
         case compression(String)
+        /// Packing was stopped from outside (a signal, a hang-up).
+        case cancelled
     }
 
     /// What went wrong.
@@ -49,6 +51,8 @@ public struct ArchiveError: Error, CustomStringConvertible, Sendable, Equatable 
             return path.isEmpty ? "archive: \(message)" : "archive: \(path): \(message)"
         case .compression(let message):
             return "gzip compressor: \(message)"
+        case .cancelled:
+            return "packing was cancelled; no file was written"
         }
     }
 }

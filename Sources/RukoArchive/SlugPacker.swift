@@ -22,6 +22,8 @@ public struct PackOptions: Sendable {
     /// When the compressed output passes this size, packing fails with `.tooLarge` (reporting the
     /// full compressed size) and leaves no file behind.
     public var maxOutputBytes: UInt64?
+    /// Polled before each entry: returning true stops packing with `.cancelled` (no file left).
+    public var isCancelled: (@Sendable () -> Bool)?
 
     /// Creates pack options; the defaults are Heroku's layout at the default level on every core.
     public init(
@@ -317,6 +319,7 @@ struct TreeWalker {
         var children = try list(directoryFD: directoryFD, relative: relative)
         children.sort { $0.key.lexicographicallyPrecedes($1.key) }
         for child in children {
+            if let isCancelled = options.isCancelled, isCancelled() { throw ArchiveError(.cancelled) }
             let path = relative.isEmpty ? child.name : relative + [UInt8(ascii: "/")] + child.name
             let display = String(decoding: path, as: UTF8.self)
             let type = child.info.st_mode & S_IFMT

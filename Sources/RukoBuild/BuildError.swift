@@ -18,6 +18,7 @@ public struct BuildError: Error, CustomStringConvertible, Sendable, Equatable {
         case pack
         case sandbox
         case timeout
+        case cancelled
         case io
     }
 

@@ -45,6 +45,9 @@ public struct BuildRequest: Sendable {
     public var workDirectory: String?
     /// The unprivileged user the buildpacks run as.
     public var user: SandboxUser = .default
+    /// Stops the build from another thread or a signal handler (Ctrl-C on a laptop, the git
+    /// client hanging up in the shim): the sandbox is killed, the work tree removed, no slug left.
+    public var cancellation: SandboxCancellation?
 
     /// A request with defaults: bundled buildpacks, no cache, 500M, 15 minutes, `./app/` layout.
     public init(appDirectory: String, outputPath: String) {
@@ -251,6 +254,7 @@ public struct Builder: Sendable {
         configuration.timeout = remaining
 
         Timing.mark("before sandbox")
+        try checkCancelled()
         let outcome = try runStreaming(configuration, emit: emit)
         Timing.mark("sandbox")
         for warning in outcome.warnings { emit(.error("Warning: \(warning)")) }
@@ -261,7 +265,7 @@ public struct Builder: Sendable {
         case .timedOut:
             throw timeoutError()
         case .cancelled:
-            throw BuildError(.sandbox, "The build was cancelled.")
+            throw cancelledError()
         case .signaled(let signal):
             throw BuildError(
                 .compile,
@@ -313,7 +317,9 @@ public struct Builder: Sendable {
         slugOptions.maxSize = request.maxSlugSize
         slugOptions.ignore = ignore
         slugOptions.sourceDateEpoch = request.sourceDateEpoch ?? newestSource
+        if let cancellation = request.cancellation { slugOptions.isCancelled = { cancellation.isCancelled } }
         Timing.mark("release")
+        try checkCancelled()
         defer { Timing.mark("pack") }
         let packed = try Slug.pack(
             directory: buildDirectory, to: request.outputPath, options: slugOptions, output: emit)
@@ -518,7 +524,7 @@ public struct Builder: Sendable {
         configuration.standardError = stderr.write
         let result: Result<SandboxOutcome, SandboxError>
         do {
-            result = .success(try Sandbox.run(configuration))
+            result = .success(try Sandbox.run(configuration, cancellation: request.cancellation))
         } catch {
             result = .failure(error)
         }
@@ -530,6 +536,17 @@ public struct Builder: Sendable {
         case .success(let outcome): return outcome
         case .failure(let error): throw BuildError(.sandbox, "Starting the build sandbox failed: \(error)")
         }
+    }
+
+    private func checkCancelled() throws(BuildError) {
+        if let cancellation = request.cancellation, cancellation.isCancelled { throw cancelledError() }
+    }
+
+    private func cancelledError() -> BuildError {
+        if let signal = SandboxCancellation.receivedSignal {
+            return BuildError(.cancelled, "The build was cancelled (signal \(signal)); nothing was written.")
+        }
+        return BuildError(.cancelled, "The build was cancelled; nothing was written.")
     }
 
     private func makePipe() throws(BuildError) -> (read: Int32, write: Int32) {

@@ -30,6 +30,8 @@ public enum Slug {
         public var ignore: SlugIgnore = .empty
         /// Compressor threads; nil = every core.
         public var threads: Int?
+        /// Polled before each entry: true stops packing (BuildError `.cancelled`, no file left).
+        public var isCancelled: (@Sendable () -> Bool)?
 
         public init() {}
     }
@@ -41,11 +43,12 @@ public enum Slug {
         directory: String, to outputPath: String, options: Options, output: (BuildOutputLine) -> Void
     ) throws(BuildError) -> PackResult {
         let ignore = options.ignore
-        let packOptions = PackOptions(
+        var packOptions = PackOptions(
             prefix: options.layout.prefix, compression: options.compression, threads: options.threads,
             sourceDateEpoch: options.sourceDateEpoch,
             exclude: { path, isDirectory in ignore.excludes(path, isDirectory: isDirectory) },
             maxOutputBytes: options.maxSize)
+        packOptions.isCancelled = options.isCancelled
         let result: PackResult
         do {
             result = try SlugPacker.pack(directory: directory, to: outputPath, options: packOptions)
@@ -53,6 +56,9 @@ public enum Slug {
             if case .tooLarge(let actual, let limit) = error.kind {
                 output(.header("Compressing... done, \(Units.slugSize(actual))"))
                 throw tooLargeError(actual: actual, limit: limit)
+            }
+            if case .cancelled = error.kind {
+                throw BuildError(.cancelled, "Packing the slug was cancelled; no slug was written.")
             }
             throw BuildError(.pack, "Packing the slug failed: \(error).")
         }

@@ -32,6 +32,47 @@ public final class SandboxCancellation: Sendable {
         _ = withUnsafeBytes(of: &one) { Syscall.writeAll(descriptor, $0) }
     }
 
+    /// Whether `cancel()` was called (or a signal given to ``cancelOnSignals(_:)`` arrived).
+    public var isCancelled: Bool {
+        var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
+        guard case .success(let ready) = Syscall.poll(&fds, timeoutMilliseconds: 0) else { return false }
+        return ready > 0 && fds[0].revents != 0
+    }
+
+    /// Cancels when one of `signals` arrives: a process-wide handler that only writes to this
+    /// handle's eventfd (async-signal-safe), so the process cleans up instead of dying mid-way.
+    /// One handle per process takes the signals; the last call wins.
+    public func cancelOnSignals(_ signals: [Int32]) throws(SandboxError) {
+        let result = signals.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { ruko_cancel_on_signals(descriptor, $0, buffer.count) } ?? 0
+        }
+        guard result == 0 else {
+            throw SandboxError(exitStatus: 125, description: SystemError("sigaction", errno: -result).description)
+        }
+    }
+
+    /// The first signal that cancelled through ``cancelOnSignals(_:)``, if one did.
+    public static var receivedSignal: Int32? {
+        let signal = ruko_cancel_signal()
+        return signal == 0 ? nil : signal
+    }
+
+    /// Blocks until this handle is cancelled or the peer of `peer` goes away (POLLERR/POLLHUP:
+    /// the reader of a pipe's write end exited, a socket was closed — for example the SSH
+    /// channel when the client hangs up). Returns true when the peer went away. Run it on a
+    /// thread of its own and call ``cancel()`` when it returns true.
+    public func waitForCancellation(orHangUpOf peer: Int32) -> Bool {
+        while true {
+            var fds = [
+                pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: peer, events: 0, revents: 0),
+            ]
+            guard case .success = Syscall.poll(&fds, timeoutMilliseconds: -1) else { return false }
+            if fds[0].revents != 0 { return false }
+            if (fds[1].revents & Int16(POLLNVAL)) != 0 { return false }
+            if (fds[1].revents & (Int16(POLLERR) | Int16(POLLHUP))) != 0 { return true }
+        }
+    }
+
     deinit { Syscall.close(descriptor) }
 }
 
@@ -48,6 +89,10 @@ public enum Sandbox {
         cancellation: SandboxCancellation? = nil,
         forwardingSignals signals: [Int32] = []
     ) throws(SandboxError) -> SandboxOutcome {
+        if let cancellation, cancellation.isCancelled {
+            // Cancelled before it started (the client already hung up): start nothing.
+            return SandboxOutcome(termination: .cancelled, oomKilled: false, warnings: [])
+        }
         let kernel = LinuxKernel()
         let prepared = try prepare(configuration, kernel: kernel)
         let cgroups = CgroupManager(kernel: kernel)

@@ -19,6 +19,8 @@ public struct GitJob: Sendable {
     public var standardError: Int32 = 2
     /// Wall-clock limit for the whole git session, build included.
     public var timeout: Double = 3600
+    /// Kills git's sandbox when the session is stopped (the client hung up, SIGTERM).
+    public var cancellation: SandboxCancellation?
 
     public init(service: GitService, repository: String, hooksDirectory: String? = nil, channelDirectory: String? = nil)
     {
@@ -60,6 +62,8 @@ public struct BuildJob: Sendable {
     public var template: String
     public var commit: String
     public var limits: PushMetadata.Limits?
+    /// Kills the build's sandbox when the session is stopped.
+    public var cancellation: SandboxCancellation?
 }
 
 /// The slug the builder made.

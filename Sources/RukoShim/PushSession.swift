@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import RukoSandbox
 import Synchronization
 
 #if canImport(Glibc)
@@ -27,6 +28,9 @@ public struct PushSession: Sendable {
     public var standardInput: Int32 = 0
     public var standardOutput: Int32 = 1
     public var standardError: Int32 = 2
+    /// Stops the session's sandboxes (git's and the build's) when the client hangs up or the
+    /// worker is told to stop; the locks, work directory and cgroups are then released normally.
+    public var cancellation: SandboxCancellation?
 
     public init(
         config: ShimConfig, api: any RukoAPI, git: any GitRunner, builder: any SlugBuilder,
@@ -85,6 +89,7 @@ public struct PushSession: Sendable {
         job.standardInput = standardInput
         job.standardOutput = standardOutput
         job.standardError = standardError
+        job.cancellation = cancellation
         return try git.run(job)
     }
 
@@ -97,6 +102,7 @@ public struct PushSession: Sendable {
             say("-----> Waiting for another deploy of \(app) to finish...")
         }
         defer { lock.release() }
+        if let cancellation, cancellation.isCancelled { throw ShimError.sessionStopped }
         var clock = Date()
         let push = try api.createPush(app: app, user: user)
         recordTiming("push-metadata", app: app, seconds: Date().timeIntervalSince(clock))
@@ -123,6 +129,7 @@ public struct PushSession: Sendable {
         job.standardOutput = standardOutput
         job.standardError = standardError
         job.timeout = buildTimeout(push) + 600
+        job.cancellation = cancellation
         let status: Int32
         clock = Date()
         defer { recordTiming("git", app: app, seconds: Date().timeIntervalSince(clock)) }
@@ -189,6 +196,22 @@ func initBareRepository(_ path: String) throws(ShimError) {
         path + "/config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n", mode: 0o644)
 }
 
+/// How a session worker notices that it must stop.
+public enum SessionStop {
+    /// A cancellation handle that fires on SIGTERM, SIGHUP or SIGINT (the daemon stopping the
+    /// worker) and when the reader of `channel` goes away (sshd closed the SSH channel because
+    /// the git client hung up). Pass it to ``PushSession/cancellation``.
+    public static func install(watching channel: Int32) -> SandboxCancellation? {
+        guard let cancellation = try? SandboxCancellation() else { return nil }
+        do { try cancellation.cancelOnSignals([SIGTERM, SIGHUP, SIGINT]) } catch { return nil }
+        let watcher = Thread {
+            if cancellation.waitForCancellation(orHangUpOf: channel) { cancellation.cancel() }
+        }
+        watcher.start()
+        return cancellation
+    }
+}
+
 /// What the hooks decided, read by the session when git is done.
 struct DeployState: Sendable {
     var built: BuiltSlug?
@@ -250,10 +273,11 @@ struct HookHandler: Sendable {
                 let job = BuildJob(
                     sourceDirectory: channel.sourceDirectory, slugPath: work.path + "/slug.tgz", cacheDirectory: cache,
                     environment: push.env, buildpackURL: push.buildpackURL, template: push.template ?? "default",
-                    commit: deploy.new, limits: push.limits)
+                    commit: deploy.new, limits: push.limits, cancellation: session.cancellation)
                 let started = Date()
                 let built = try session.builder.build(job) { line in out.line(line) }
                 session.recordTiming("build", app: push.app, seconds: Date().timeIntervalSince(started))
+                if let cancellation = session.cancellation, cancellation.isCancelled { throw ShimError.sessionStopped }
                 out.line("-----> Storing the slug (\(formatSize(built.size)))...")
                 let uploadStart = Date()
                 try session.api.upload(file: built.path, to: push.slug.putURL, what: "slug")

@@ -23,6 +23,7 @@ public struct RukoBuilder: SlugBuilder {
         request.template = job.template
         request.allowMissingControllers = config.allowMissingControllers
         request.workDirectory = config.stateDirectory + "/work"
+        request.cancellation = job.cancellation
         do {
             let result = try Builder(request: request).run { line in output(line.text) }
             return BuiltSlug(

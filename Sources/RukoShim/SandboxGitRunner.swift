@@ -55,13 +55,14 @@ public struct SandboxGitRunner: GitRunner {
         configuration.standardError = job.standardError
         let outcome: SandboxOutcome
         do {
-            outcome = try Sandbox.run(configuration)
+            outcome = try Sandbox.run(configuration, cancellation: job.cancellation)
         } catch {
             throw ShimError("cannot start git in the sandbox: \(error.description)", code: .system)
         }
         if case .timedOut = outcome.termination {
             throw ShimError("the push took longer than \(Int(job.timeout)) s and was stopped", code: .system)
         }
+        if case .cancelled = outcome.termination { throw ShimError.sessionStopped }
         return outcome.exitStatus
     }
 }

@@ -8,7 +8,7 @@ public struct ShimError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Why the session ended, for tests and logs.
     public enum Code: String, Sendable, Equatable {
         case badCommand, badUser, notAuthorized, unknownApp, readOnly, locked
-        case apiUnreachable, apiError, storage, buildFailed, configuration, system, daemon
+        case apiUnreachable, apiError, storage, buildFailed, configuration, system, daemon, stopped
     }
 
     public var message: String
@@ -23,6 +23,10 @@ public struct ShimError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// The line printed on stderr: ` !  message`.
     public var userLine: String { " !  \(message)" }
+
+    /// The session was stopped from outside: the git client hung up, or the daemon sent SIGTERM.
+    public static let sessionStopped = ShimError(
+        "the session was stopped (the connection closed): nothing was deployed; push again", code: .stopped)
 
     /// An error from a failed system call: the operation, the path and errno.
     static func system(_ operation: String, _ path: String = "", errno code: Int32 = errno) -> ShimError {

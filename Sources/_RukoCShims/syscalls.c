@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
@@ -75,6 +78,41 @@ int ruko_eventfd(void) {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     return fd < 0 ? -errno : fd;
 }
+
+// Cancellation on signals: the handler only stores the number and writes to an eventfd, both
+// async-signal-safe; whoever polls the eventfd does the real work outside the handler.
+static volatile int cancel_fd = -1;
+static volatile sig_atomic_t cancel_signal = 0;
+
+static void cancel_handler(int sig) {
+    int saved = errno;
+    if (cancel_signal == 0) cancel_signal = sig;
+    uint64_t one = 1;
+    if (cancel_fd >= 0) {
+        ssize_t n = write(cancel_fd, &one, sizeof one);
+        (void)n;
+    }
+    errno = saved;
+}
+
+int ruko_cancel_on_signals(int fd, const int *signals, size_t n) {
+    cancel_fd = fd;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cancel_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < n; i++) {
+        if (sigaction(signals[i], &sa, NULL) != 0) return -errno;
+        sigaddset(&set, signals[i]);
+    }
+    // A parent may have left them blocked (a blocked SIGTERM would never arrive).
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0 ? 0 : -EINVAL;
+}
+
+int ruko_cancel_signal(void) { return cancel_signal; }
 
 int ruko_signalfd_for(const int *signals, size_t n) {
     sigset_t set;

@@ -178,13 +178,14 @@ struct Build: ParsableCommand {
     func run() throws {
         let printer = Printer(quiet: slug.quiet, json: slug.json)
         do throws(BuildError) {
-            let request = try makeRequest()
+            var request = try makeRequest()
+            request.cancellation = cancelOnSignals()
             let result = try Builder(request: request).run { line in printer.print(line) }
             if let releaseJson { try result.writeJSON(to: releaseJson) }
             if slug.json { printer.writeStdout(result.jsonText()) }
         } catch {
             printer.printError(error)
-            throw ExitCode(1)
+            throw buildExitCode(for: error)
         }
     }
 
@@ -256,6 +257,7 @@ struct Pack: ParsableCommand {
                 }
                 options.sourceDateEpoch = value
             }
+            if let cancellation = cancelOnSignals() { options.isCancelled = { cancellation.isCancelled } }
             let output = absolute(slug.output)
             let result = try Slug.pack(directory: directory, to: output, options: options) { printer.print($0) }
             if slug.json {
@@ -265,9 +267,23 @@ struct Pack: ParsableCommand {
             }
         } catch {
             printer.printError(error)
-            throw ExitCode(1)
+            throw buildExitCode(for: error)
         }
     }
+}
+
+/// SIGINT, SIGTERM and SIGHUP stop the build or pack cleanly (the sandbox killed, the work tree
+/// and the temporary slug removed) instead of killing ruko-build half-way.
+func cancelOnSignals() -> SandboxCancellation? {
+    guard let cancellation = try? SandboxCancellation() else { return nil }
+    do { try cancellation.cancelOnSignals([SIGINT, SIGTERM, SIGHUP]) } catch { return nil }
+    return cancellation
+}
+
+/// 128+N after a signal stopped the work (as a shell reports it), 1 for every other failure.
+func buildExitCode(for error: BuildError) -> ExitCode {
+    if error.kind == .cancelled, let signal = SandboxCancellation.receivedSignal { return ExitCode(128 + signal) }
+    return ExitCode(1)
 }
 
 struct Unpack: ParsableCommand {

@@ -101,11 +101,14 @@ struct Session: ParsableCommand {
                     "cannot find the ruko hooks directory; set hooks_dir in the shim configuration",
                     code: .configuration)
             }
-            let session = PushSession(
+            var session = PushSession(
                 config: config, api: try APIClient(config: config),
                 git: SandboxGitRunner(
                     template: config.template, allowMissingControllers: config.allowMissingControllers),
                 builder: DefaultBuilder(config: config), archiver: DefaultArchiver(), hooksDirectory: hooks)
+            // The client hanging up (sshd closes our stdout's reader) or SIGTERM from the daemon
+            // stops the sandboxes; the lock, work directory and cgroups are released on the way out.
+            session.cancellation = SessionStop.install(watching: session.standardOutput)
             let status = try session.run(command: command, user: user)
             Foundation.exit(status)
         } catch { refuse(error) }

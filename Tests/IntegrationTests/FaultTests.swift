@@ -80,4 +80,51 @@ struct FaultTests {
         #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir + "/slug.tgz"))
     }
+
+    @Test(
+        "SIGINT, SIGTERM or SIGHUP of ruko-build mid-compile: 128+N, a message, nothing left behind",
+        arguments: [SIGINT, SIGTERM, SIGHUP])
+    func interruptedBuildCleansUp(signal: Int32) throws {
+        let dir = try makeTemporaryDirectory("ruko-fault")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = dir + "/app"
+        let buildpack = dir + "/slow-buildpack"
+        let work = dir + "/tmp"
+        for d in [app, buildpack + "/bin", work] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        }
+        let marker = "sleep \(4600 + signal)"
+        try "web: true\n".write(toFile: app + "/Procfile", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\necho Slow\n".write(toFile: buildpack + "/bin/detect", atomically: true, encoding: .utf8)
+        try "#!/bin/sh\n(setsid /bin/\(marker) >/dev/null 2>&1 &)\nexec /bin/\(marker)\n"
+            .write(toFile: buildpack + "/bin/compile", atomically: true, encoding: .utf8)
+        for f in ["detect", "compile"] { chmod(buildpack + "/bin/" + f, 0o755) }
+        let before = currentLeftovers()
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binDir + "/ruko-build")
+        process.arguments = [app, "-o", dir + "/slug.tgz", "--buildpack", buildpack]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": work]) { $1 }
+        let errors = dir + "/stderr"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: errors)
+        try process.run()
+        var started = false
+        for _ in 0..<400 where !started {
+            Thread.sleep(forTimeInterval: 0.05)
+            started = processes(matching: marker).count >= 2
+        }
+        try #require(started, "the compile never started")
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        let message = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        #expect(process.terminationReason == .exit && process.terminationStatus == 128 + signal, "\(message)")
+        #expect(message.contains("The build was cancelled (signal \(signal))"), "\(message)")
+        #expect(processes(matching: marker).isEmpty, "the build's processes outlived the build")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? ["?"]).isEmpty, "work tree left")
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        #expect(!files.contains { $0.hasPrefix("slug") }, "slug or temporary slug left: \(files)")
+        #expect(currentLeftovers().cgroups == before.cgroups)
+    }
 }

@@ -216,6 +216,105 @@ struct ShimPushTests {
         #expect(try cluster.remoteRefs().isEmpty)
     }
 
+    @Test("the git client hanging up mid-build: sandbox, cgroup, lock and work tree released; nothing stored")
+    func hangUpMidBuild() throws {
+        let cluster = try ShimCluster()
+        // A compile that daemonises a grandchild and then blocks, as long as the app has `slow`.
+        let seconds = Int.random(in: 4000..<5000)
+        let buildpack = cluster.root + "/bp-slow"
+        try FileManager.default.createDirectory(atPath: buildpack + "/bin", withIntermediateDirectories: true)
+        let scripts = [
+            "detect": "#!/bin/sh\necho Slow\n",
+            "compile": """
+            #!/bin/sh
+            if [ -f "$1/slow" ]; then
+              (setsid /bin/sleep \(seconds + 1) >/dev/null 2>&1 &)
+              echo "-----> compiling slowly"
+              exec /bin/sleep \(seconds)
+            fi
+            echo "-----> compiling quickly"
+
+            """,
+            "release": "#!/bin/sh\necho '--- {}'\n",
+        ]
+        for (name, text) in scripts {
+            try text.write(toFile: "\(buildpack)/bin/\(name)", atomically: true, encoding: .utf8)
+            chmod("\(buildpack)/bin/\(name)", 0o755)
+        }
+        try cluster.admin("config:set", "demo", "BUILDPACK_URL=\(buildpack)")
+        let source = try cluster.workTree(files: ["Procfile": "web: ./serve\n", "serve": "#!/bin/sh\n", "slow": "1\n"])
+        let before = currentLeftovers()
+        let state = cluster.root + "/sshd/state"
+
+        // git push; Foundation starts it as a process group leader, so it and its ssh die together.
+        let log = cluster.root + "/hangup.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let push = Process()
+        push.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        push.arguments = ["push", cluster.remote, "main"]
+        push.environment = ProcessInfo.processInfo.environment.merging(cluster.sshEnvironment("alice")) { $1 }
+        push.currentDirectoryURL = URL(fileURLWithPath: source)
+        push.standardInput = FileHandle.nullDevice
+        push.standardOutput = FileHandle(forWritingAtPath: log)
+        push.standardError = FileHandle(forWritingAtPath: log)
+        try push.run()
+        defer { if push.isRunning { kill(-push.processIdentifier, SIGKILL) } }
+
+        func output() -> String { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if condition() { return true }
+                usleep(100_000)
+            }
+            return condition()
+        }
+        let building = waitUntil(120) {
+            output().contains("compiling slowly") && !processes(matching: "sleep \(seconds)").isEmpty
+                && !processes(matching: "sleep \(seconds + 1)").isEmpty
+        }
+        try #require(building, "the build did not start: \(output())\n\(cluster.log())")
+        try #require(getpgid(push.processIdentifier) == push.processIdentifier, "git push leads its process group")
+        #expect(currentLeftovers().cgroups.count > before.cgroups.count, "a sandbox cgroup exists mid-build")
+
+        // Hang up: the client and its ssh die without a word.
+        kill(-push.processIdentifier, SIGKILL)
+        push.waitUntilExit()
+
+        let released = waitUntil(30) {
+            processes(matching: "sleep \(seconds)").isEmpty && processes(matching: "sleep \(seconds + 1)").isEmpty
+                && processes(matching: "ruko-shim session").isEmpty
+                && currentLeftovers().cgroups == before.cgroups
+                && ((try? FileManager.default.contentsOfDirectory(atPath: state + "/work")) ?? []).isEmpty
+        }
+        let now = currentLeftovers()
+        #expect(
+            released,
+            """
+            after the hang-up: build \(processes(matching: "sleep \(seconds)")), daemonised \
+            \(processes(matching: "sleep \(seconds + 1)")), workers \(processes(matching: "ruko-shim session")), \
+            cgroups \(now.cgroups) (before \(before.cgroups)), work \
+            \((try? FileManager.default.contentsOfDirectory(atPath: state + "/work")) ?? [])
+            \(cluster.log())
+            """)
+        #expect(now.mountsAdded(since: before).isEmpty, "mounts left: \(now.mountsAdded(since: before))")
+        // The app's lock is free, nothing was stored or released, the refs did not move.
+        let lock = try runCommand("/usr/bin/flock", ["-n", state + "/locks/demo.lock", "true"])
+        #expect(lock.status == 0, "the app lock is still held: \(lock.output)")
+        #expect(try cluster.remoteRefs().isEmpty)
+        #expect(cluster.storedObject("apps/demo/repo.tgz") == nil)
+        #expect((try? cluster.release("v1")) == nil)
+
+        // The next push goes straight through.
+        try FileManager.default.removeItem(atPath: source + "/slow")
+        try cluster.check(cluster.git("alice", ["commit", "-q", "-am", "fast now"], cwd: source))
+        let again = try cluster.git("alice", ["push", cluster.remote, "main"], cwd: source)
+        #expect(again.status == 0, "\(again.output)")
+        #expect(again.output.contains("compiling quickly"))
+        #expect(again.output.contains("Launching... done, v1"), "\(again.output)")
+        #expect(!again.output.contains("Waiting for another deploy"))
+    }
+
     @Test("API down: a clear message naming the API, exit 1")
     func apiDown() throws {
         let cluster = try ShimCluster()

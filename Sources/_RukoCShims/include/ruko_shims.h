@@ -182,6 +182,11 @@ int ruko_set_nonblocking(int fd);
 int ruko_set_cloexec(int fd);
 /// eventfd(0, EFD_CLOEXEC|EFD_NONBLOCK). Returns the fd or -errno.
 int ruko_eventfd(void);
+/// Installs one process-wide handler for `signals` (n of them) that writes 1 to the eventfd `fd`
+/// (and remembers the first signal), and unblocks them in the calling thread. Returns 0 or -errno.
+int ruko_cancel_on_signals(int fd, const int *signals, size_t n);
+/// The first signal the handler of ruko_cancel_on_signals caught, or 0.
+int ruko_cancel_signal(void);
 /// Blocks `signals` (n of them) in the calling thread and returns a signalfd for them, or -errno.
 int ruko_signalfd_for(const int *signals, size_t n);
 /// Reads one signal number from a signalfd; 0 when none is pending, -errno on error.
