@@ -93,7 +93,7 @@ let package = Package(
         ),
 
         // Thin argument-parser front ends.
-        .executableTarget(name: "ruko-run", dependencies: ["RukoSandbox", argumentParser]),
+        .executableTarget(name: "ruko-run", dependencies: ["RukoSandbox", "RukoSystem", argumentParser]),
         .executableTarget(name: "ruko-build", dependencies: ["RukoBuild", argumentParser]),
         .executableTarget(name: "ruko-shim", dependencies: ["RukoShim", argumentParser]),
         .executableTarget(name: "ruko-api", dependencies: ["RukoAPI", argumentParser]),
@@ -104,6 +104,7 @@ let package = Package(
             dependencies: ["RukoSandbox", "RukoSystem", "RukoMount", "RukoCgroup", "RukoSeccomp"]
         ),
         .testTarget(name: "RukoArchiveTests", dependencies: ["RukoArchive"]),
+        .testTarget(name: "RukoRunTests", dependencies: ["ruko-run", argumentParser]),
         .testTarget(name: "RukoBuildTests", dependencies: ["RukoBuild"]),
         .testTarget(
             name: "RukoAPITests",

@@ -54,12 +54,15 @@ public struct ServerSettings: Sendable {
     public var template: String
     /// Seconds a connection may stay silent (also in the middle of an upload) before it is closed.
     public var idleTimeout: Double
+    /// The largest object a storage PUT may store (local backend), in bytes; larger → 413.
+    public var maxObjectSize: Int64
 
-    /// Settings with defaults: URLs live one hour, template `default`.
+    /// Settings with defaults: URLs live one hour, template `default`, objects up to 2 GiB.
     public init(
         publicURL: String, token: String, urlLifetime: Int = 3600, limits: BuildLimits = BuildLimits(),
-        template: String = "default", idleTimeout: Double = 300
+        template: String = "default", idleTimeout: Double = 300, maxObjectSize: Int64 = 2 << 30
     ) {
+        self.maxObjectSize = maxObjectSize
         self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         self.token = token
         self.urlLifetime = urlLifetime
@@ -220,6 +223,12 @@ public struct APIServer: Sendable {
         guard let lengthText = request.headers[.contentLength], let length = Int64(lengthText), length >= 0 else {
             throw HTTPFailure(
                 status: .lengthRequired, message: "PUT needs a Content-Length so a short upload can be detected")
+        }
+        guard length <= settings.maxObjectSize else {
+            throw HTTPFailure(
+                status: .contentTooLarge,
+                message: "object of \(length) bytes is over this server's limit of \(settings.maxObjectSize) bytes "
+                    + "(ruko-api serve --max-object-size)")
         }
         let existed = try await local.store(key: key, expectedLength: length, body: request.body)
         return try json(StoredObject(key: key, size: length), status: existed ? .ok : .created)

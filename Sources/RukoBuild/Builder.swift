@@ -291,7 +291,15 @@ public struct Builder: Sendable {
         // Release: buildpack defaults merged in order, then the Procfile.
         var releases: [(name: String, release: BuildpackRelease)] = []
         for (index, entry) in used.enumerated() {  // release.I is numbered like /ruko/buildpacks/I
-            let text = readOut(outDirectory + "/release.\(index)") ?? ""
+            let text: String
+            do {
+                text = try SafeFile.readTextIfPresent(outDirectory + "/release.\(index)", limit: 1 << 20) ?? ""
+            } catch {
+                throw BuildError(
+                    .release,
+                    lines: ["The output of bin/release of \(entry.name) cannot be used:"] + error.messages
+                        + ["bin/release must print a small YAML document (at most 1 MiB) on stdout."])
+            }
             releases.append((entry.name, try BuildpackRelease(parsingYAML: text, buildpack: entry.name)))
         }
         let procfile = try Procfile.load(appDirectory: buildDirectory)

@@ -159,6 +159,9 @@ public struct RootfsTemplate: Sendable, Equatable {
             candidates = (searchDirectories ?? defaultSearchDirectories()).map { $0 + "/" + nameOrPath }
         }
         for path in candidates where kernel.fileKind(path) != nil {
+            if let kind = kernel.fileKind(path), kind == .directory || kind == .other {
+                throw TemplateError(template: path, line: 0, message: "not a regular file")
+            }
             let text: String
             do {
                 text = try kernel.readFile(path)

@@ -19,6 +19,8 @@ public struct GitJob: Sendable {
     public var standardError: Int32 = 2
     /// Wall-clock limit for the whole git session, build included.
     public var timeout: Double = 3600
+    /// receive-pack refuses a pack larger than this many bytes (`receive.maxInputSize`).
+    public var maxInputSize: UInt64?
     /// Kills git's sandbox when the session is stopped (the client hung up, SIGTERM).
     public var cancellation: SandboxCancellation?
 
@@ -41,6 +43,7 @@ public struct GitJob: Sendable {
             "git", "-c", "core.hooksPath=\(hooksPath ?? "/dev/null")", "-c", "receive.autogc=false",
             "-c", "gc.auto=0", "-c", "receive.fsckObjects=true", "-c", "transfer.fsckObjects=true",
         ]
+        if service == .receivePack, let maxInputSize { argv += ["-c", "receive.maxInputSize=\(maxInputSize)"] }
         argv += [service.gitSubcommand, repositoryPath]
         return argv
     }

@@ -129,6 +129,7 @@ public struct PushSession: Sendable {
         job.standardOutput = standardOutput
         job.standardError = standardError
         job.timeout = buildTimeout(push) + 600
+        job.maxInputSize = config.maxPushSize
         job.cancellation = cancellation
         let status: Int32
         clock = Date()

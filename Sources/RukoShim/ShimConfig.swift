@@ -35,6 +35,9 @@ public struct ShimConfig: Sendable, Equatable {
     public var httpTimeout: Double = 30
     /// How many times an idempotent call is tried in all.
     public var httpAttempts: Int = 4
+    /// The largest pack a push may send (git's `receive.maxInputSize`), in bytes: 1 GiB, like
+    /// Heroku's repository limit. Larger pushes are refused by git before anything is stored.
+    public var maxPushSize: UInt64 = 1 << 30
 
     public init() {}
 
@@ -84,12 +87,13 @@ public struct ShimConfig: Sendable, Equatable {
     }
 
     /// Applies `RUKO_API_URL`, `RUKO_API_TOKEN`, `RUKO_SHIM_STATE_DIR`, `RUKO_SHIM_LOCK_TIMEOUT`,
-    /// `RUKO_SHIM_SOCKET`, `RUKO_HOOKS_DIR` when set.
+    /// `RUKO_SHIM_SOCKET`, `RUKO_HOOKS_DIR`, `RUKO_SHIM_MAX_PUSH_SIZE` when set.
     public mutating func apply(environment: [String: String]) throws(ShimError) {
         let names: [(String, String)] = [
             ("RUKO_API_URL", "api_url"), ("RUKO_API_TOKEN", "api_token"),
             ("RUKO_SHIM_STATE_DIR", "state_dir"), ("RUKO_SHIM_LOCK_TIMEOUT", "lock_timeout"),
             ("RUKO_SHIM_SOCKET", "socket"), ("RUKO_HOOKS_DIR", "hooks_dir"),
+            ("RUKO_SHIM_MAX_PUSH_SIZE", "max_push_size"),
         ]
         for (variable, key) in names {
             if let value = environment[variable], !value.isEmpty {
@@ -127,10 +131,16 @@ public struct ShimConfig: Sendable, Equatable {
                 throw ShimError("\(source): http_attempts must be 1…20, got `\(value)`", code: .configuration)
             }
             httpAttempts = attempts
+        case "max_push_size":
+            guard let size = ValueParser.size(value), size > 0 else {
+                throw ShimError("\(source): max_push_size must be a size like 500M or 1G, got `\(value)`", code: .configuration)
+            }
+            maxPushSize = size
         default:
             throw ShimError(
                 "\(source): unknown key `\(key)` (known: api_url, api_token, state_dir, socket, hooks_dir, "
-                    + "buildpacks_dir, login_user, template, allow_missing_controllers, lock_timeout, http_timeout, http_attempts)",
+                    + "buildpacks_dir, login_user, template, allow_missing_controllers, lock_timeout, http_timeout, http_attempts, "
+                    + "max_push_size)",
                 code: .configuration)
         }
     }
@@ -181,6 +191,7 @@ public struct ShimConfig: Sendable, Equatable {
         lines.append("lock_timeout = \(lockTimeout)")
         lines.append("http_timeout = \(httpTimeout)")
         lines.append("http_attempts = \(httpAttempts)")
+        lines.append("max_push_size = \(maxPushSize)")
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -145,9 +145,10 @@ public enum Syscall {
 }
 
 extension Syscall {
-    /// Reads a whole file through an fd (small files: cgroupfs, /proc).
-    public static func readFile(_ path: String) throws(SystemError) -> String {
-        let fd = try open(path, O_RDONLY)
+    /// Reads a whole file through an fd (small files: cgroupfs, /proc, templates). More than
+    /// `limit` bytes (a runaway file, `/dev/zero`) is an EFBIG error, never an unbounded read.
+    public static func readFile(_ path: String, limit: Int = 1 << 20) throws(SystemError) -> String {
+        let fd = try open(path, O_RDONLY | O_NONBLOCK)  // a FIFO must not block the caller
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -155,7 +156,12 @@ extension Syscall {
             let result = chunk.withUnsafeMutableBytes { read(fd, into: $0) }
             switch result {
             case .success(0): return String(decoding: bytes, as: UTF8.self)
-            case .success(let n): bytes.append(contentsOf: chunk[0..<n])
+            case .success(let n):
+                bytes.append(contentsOf: chunk[0..<n])
+                if bytes.count > limit {
+                    throw SystemError(
+                        "read", path: path, errno: EFBIG, hint: "the file is larger than \(limit) bytes; is it the right file?")
+                }
             case .failure(let e): throw SystemError("read", path: path, errno: e.code)
             }
         }

@@ -85,7 +85,11 @@ struct Serve: AsyncParsableCommand {
         help: "S3 secret access key (env RUKO_S3_SECRET_ACCESS_KEY; prefer the env or DIR/s3.json).")
     var s3SecretAccessKey: String?
 
+    @Option(help: "Largest object a storage PUT may store, in bytes (local storage; default 2 GiB).")
+    var maxObjectSize: Int64 = 2 << 30
+
     func validate() throws {
+        guard maxObjectSize > 0 else { throw ValidationError("--max-object-size must be above 0 bytes") }
         guard (1...604_800).contains(urlLifetime) else {
             throw ValidationError("--url-lifetime must be between 1 and 604800 seconds")
         }
@@ -117,7 +121,8 @@ struct Serve: AsyncParsableCommand {
         let token = try admin { try directory.token() }
         let listenURL = "http://\(listen)"
         let settings = ServerSettings(
-            publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime, idleTimeout: idleTimeout)
+            publicURL: publicURL ?? listenURL, token: token, urlLifetime: urlLifetime, idleTimeout: idleTimeout,
+            maxObjectSize: maxObjectSize)
         let backend: any ObjectStorage
         switch storage {
         case .local:

@@ -7,8 +7,8 @@ import RukoSandbox
     import Musl
 #endif
 
-/// `ruko-run [OPTIONS] -- COMMAND [ARGS...]`: one command in a fresh sandbox.
-@main
+/// `ruko-run [OPTIONS] -- COMMAND [ARGS...]`: one command in a fresh sandbox. The reference
+/// definition of the command line (help, errors); `FastArguments` reads the common cases faster.
 struct RukoRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ruko-run",
@@ -77,110 +77,15 @@ struct RukoRun: ParsableCommand {
             if command.isEmpty { throw ExitCode(125) }
             return
         }
-        do {
-            let outcome = try Sandbox.run(
-                try makeConfiguration(), forwardingSignals: [SIGINT, SIGTERM, SIGHUP, SIGQUIT])
-            for warning in outcome.warnings { fail("warning: \(warning)") }
-            if outcome.oomKilled {
-                let limit = memory.map { " (--memory \($0))" } ?? ""
-                fail("the command was killed: out of memory\(limit)")
-            }
-            if outcome.termination == .timedOut, let timeout {
-                fail("timed out after \(timeout); killed every process of the run")
-            }
-            throw ExitCode(outcome.exitStatus)
-        } catch let error as SandboxError {
-            fail(error.description)
-            throw ExitCode(error.exitStatus)
-        }
+        options.execute()
     }
 
-    func makeConfiguration() throws(SandboxError) -> SandboxConfiguration {
-        var argv = command
-        if argv.first == "--" { argv.removeFirst() }
-        guard !argv.isEmpty else {
-            throw SandboxError(
-                exitStatus: 125, description: "no command given: ruko-run [OPTIONS] -- COMMAND [ARGS...]")
-        }
-        let rootfs: RootfsTemplate
-        do {
-            rootfs = try RootfsTemplate.load(template)
-        } catch {
-            throw SandboxError(exitStatus: 125, description: error.description)
-        }
-        var config = SandboxConfiguration(command: argv, template: rootfs)
-        config.appDirectory = app
-        config.binds = try binds.map { spec throws(SandboxError) in try BindMount.parse(spec) }
-        for file in envFiles {
-            guard let text = try? String(readingFile: file) else {
-                throw SandboxError(exitStatus: 125, description: "--env-file \(file): cannot read it")
-            }
-            do {
-                for (k, v) in try ValueParser.envFile(text, name: file) { config.environment[k] = v }
-            } catch {
-                throw SandboxError(exitStatus: 125, description: "--env-file " + error.description)
-            }
-        }
-        for pair in environment {
-            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
-                throw SandboxError(exitStatus: 125, description: "--env \(pair): expected K=V")
-            }
-            config.environment[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
-        }
-        if let user { config.user = try SandboxUser.parse(user) }
-        config.hostname = hostname
-        config.workingDirectory = workdir
-        guard let mode = NetworkMode(rawValue: network) else {
-            throw SandboxError(exitStatus: 125, description: "--network \(network): expected none or host")
-        }
-        config.network = mode
-        if let memory {
-            guard let bytes = ValueParser.size(memory), bytes > 0 else {
-                throw SandboxError(exitStatus: 125, description: "--memory \(memory): expected a size such as 512M")
-            }
-            config.limits.memoryBytes = bytes
-        }
-        if let pids {
-            guard pids > 0 else { throw SandboxError(exitStatus: 125, description: "--pids \(pids): must be positive") }
-            config.limits.pids = pids
-        }
-        if let cpus {
-            guard cpus > 0, cpus.isFinite else {
-                throw SandboxError(exitStatus: 125, description: "--cpus \(cpus): must be positive")
-            }
-            config.limits.cpus = cpus
-        }
-        if let timeout {
-            guard let d = ValueParser.duration(timeout), d > .zero else {
-                throw SandboxError(
-                    exitStatus: 125, description: "--timeout \(timeout): expected a duration such as 30s or 15m")
-            }
-            config.timeout = d
-        }
-        config.cgroupRoot = cgroupRoot
-        config.allowMissingControllers = allowMissingControllers
-        return config
-    }
-
-    private func fail(_ message: String) {
-        var line = "ruko-run: \(message)\n"
-        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    }
-}
-
-extension String {
-    /// Reads a whole UTF-8 file.
-    init?(readingFile path: String) {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buf, 1, buf.count, f)
-            if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
-            if n < buf.count { break }
-        }
-        guard ferror(f) == 0 else { return nil }
-        self = String(decoding: bytes, as: UTF8.self)
+    /// The parsed values as plain options.
+    var options: RunOptions {
+        RunOptions(
+            template: template, app: app, binds: binds, environment: environment, envFiles: envFiles, user: user,
+            hostname: hostname, workdir: workdir, network: network, memory: memory, pids: pids, cpus: cpus,
+            timeout: timeout, cgroupRoot: cgroupRoot, allowMissingControllers: allowMissingControllers,
+            command: command)
     }
 }

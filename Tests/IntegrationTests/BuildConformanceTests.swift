@@ -195,6 +195,24 @@ struct BuildConformanceTests {
         #expect(!FileManager.default.fileExists(atPath: slug))
     }
 
+    @Test func oversizedReleaseOutputIsAClearError() throws {
+        let scratch = try Support.Scratch()
+        try scratch.write("app/Procfile", "web: x\n")
+        try scratch.write("bp/bin/detect", "#!/bin/sh\necho Big\n", mode: 0o755)
+        try scratch.write("bp/bin/compile", "#!/bin/sh\n", mode: 0o755)
+        // 8 MiB of YAML-looking output: never read into memory, never taken as an empty release.
+        try scratch.write(
+            "bp/bin/release", "#!/bin/sh\necho '---'\nyes '# padding padding padding' | head -c 8388608\n", mode: 0o755)
+        let slug = scratch.path + "/slug.tgz"
+        let run = try Support.rukoBuild([
+            scratch.path + "/app", "-o", slug, "--buildpack", scratch.path + "/bp", "--allow-missing-controllers",
+        ])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains(" !     The output of bin/release of \(scratch.path)/bp cannot be used:"), "\(run.stderr)")
+        #expect(run.stderr.contains("is larger than 1048576 bytes"))
+        #expect(!FileManager.default.fileExists(atPath: slug))
+    }
+
     @Test func outputIsStreamedLineByLine() throws {
         let scratch = try Support.Scratch()
         try scratch.write("app/Procfile", "web: x\n")

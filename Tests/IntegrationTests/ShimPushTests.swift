@@ -315,6 +315,30 @@ struct ShimPushTests {
         #expect(!again.output.contains("Waiting for another deploy"))
     }
 
+    @Test("a push over max_push_size is refused by git before anything is stored; refs unchanged")
+    func oversizedPush() throws {
+        let cluster = try ShimCluster()
+        // Sessions read the configuration afresh: lower the limit to 1 MiB for this cluster.
+        let config = cluster.root + "/sshd/shim.conf"
+        let handle = try #require(FileHandle(forWritingAtPath: config))
+        handle.seekToEndOfFile()
+        handle.write(Data("max_push_size = 1M\n".utf8))
+        handle.closeFile()
+        let source = try cluster.workTree(example: "procfile")
+        // 3 MiB that do not compress.
+        try cluster.check(
+            runCommand("/bin/sh", ["-c", "head -c 3145728 /dev/urandom > \"$0\"/blob", source]))
+        try cluster.check(cluster.git("alice", ["add", "blob"], cwd: source))
+        try cluster.check(cluster.git("alice", ["commit", "-q", "-m", "big"], cwd: source))
+        let push = try cluster.git("alice", ["push", cluster.remote, "main"], cwd: source)
+        #expect(push.status != 0)
+        #expect(push.output.contains("pack exceeds maximum allowed size"), "\(push.output)")
+        #expect(!push.output.contains("Launching"))
+        #expect(try cluster.remoteRefs().isEmpty)
+        #expect(cluster.storedObject("apps/demo/repo.tgz") == nil)
+        #expect((try? cluster.release("v1")) == nil)
+    }
+
     @Test("API down: a clear message naming the API, exit 1")
     func apiDown() throws {
         let cluster = try ShimCluster()

@@ -286,6 +286,15 @@ enum Scenarios {
                 + "5\r\nhello\r\n0\r\n\r\n"
             return try #require(try server.raw(Data(request.utf8)))
         },
+        "PUT /storage/{key} 413": { server in
+            // Refused on the header alone: none of the announced 3 GB is read or stored.
+            let target = TestServer.pathAndQuery(try signed(server, .put, "apps/web/repo.tgz"))
+            let request =
+                "PUT \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3000000000\r\nConnection: close\r\n\r\n"
+            let response = try #require(try server.raw(Data(request.utf8)))
+            #expect(!FileManager.default.fileExists(atPath: server.data.storagePath + "/apps/web/repo.tgz"))
+            return response
+        },
     ]
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import RukoMount
 import Testing
 
@@ -59,6 +60,22 @@ struct TemplateTests {
         } throws: { error in
             "\(error)".contains(message) && "\(error)".contains("rootfs template bad")
         }
+    }
+
+    @Test("an endless or oversized template file, a FIFO or a directory is refused, never read unbounded")
+    func refusesUnboundedTemplateFiles() throws {
+        let error = #expect(throws: TemplateError.self) { try RootfsTemplate.load("/dev/zero") }
+        #expect(error?.message.contains("not a regular file") == true, "\(String(describing: error))")
+        #expect(throws: TemplateError.self) { try RootfsTemplate.load("/tmp") }
+        let directory = NSTemporaryDirectory() + "ruko-template-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let big = directory + "/big"
+        try Data(String(repeating: "# padding\n", count: 200_000).utf8).write(to: URL(fileURLWithPath: big))
+        let tooLarge = #expect(throws: TemplateError.self) { try RootfsTemplate.load(big) }
+        #expect(tooLarge?.message.contains("larger than 1048576 bytes") == true, "\(String(describing: tooLarge))")
+        #expect(mkfifo(directory + "/fifo", 0o644) == 0)
+        #expect(throws: TemplateError.self) { try RootfsTemplate.load(directory + "/fifo") }
     }
 
     @Test func bundledTemplatesParse() throws {

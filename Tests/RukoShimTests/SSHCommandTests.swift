@@ -74,6 +74,12 @@ struct SSHCommandTests {
         #expect(throws: ShimError.self) { try SSHCommand.parse(input) }
     }
 
+    @Test("an oversized command (1 MB) is refused as too long, before any parsing")
+    func oversized() {
+        let huge = "git-receive-pack '" + String(repeating: "a", count: 1_000_000) + ".git'"
+        #expect(throws: ShimError("command too long", code: .badCommand)) { try SSHCommand.parse(huge) }
+    }
+
     @Test("no command (an interactive login or a pty request) is refused with advice")
     func interactive() {
         #expect(
