@@ -133,7 +133,8 @@ public struct ShimConfig: Sendable, Equatable {
             httpAttempts = attempts
         case "max_push_size":
             guard let size = ValueParser.size(value), size > 0 else {
-                throw ShimError("\(source): max_push_size must be a size like 500M or 1G, got `\(value)`", code: .configuration)
+                throw ShimError(
+                    "\(source): max_push_size must be a size like 500M or 1G, got `\(value)`", code: .configuration)
             }
             maxPushSize = size
         default:

@@ -160,7 +160,8 @@ extension Syscall {
                 bytes.append(contentsOf: chunk[0..<n])
                 if bytes.count > limit {
                     throw SystemError(
-                        "read", path: path, errno: EFBIG, hint: "the file is larger than \(limit) bytes; is it the right file?")
+                        "read", path: path, errno: EFBIG,
+                        hint: "the file is larger than \(limit) bytes; is it the right file?")
                 }
             case .failure(let e): throw SystemError("read", path: path, errno: e.code)
             }

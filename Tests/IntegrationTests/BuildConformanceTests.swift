@@ -208,7 +208,9 @@ struct BuildConformanceTests {
             scratch.path + "/app", "-o", slug, "--buildpack", scratch.path + "/bp", "--allow-missing-controllers",
         ])
         #expect(run.status == 1)
-        #expect(run.stderr.contains(" !     The output of bin/release of \(scratch.path)/bp cannot be used:"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains(" !     The output of bin/release of \(scratch.path)/bp cannot be used:"),
+            "\(run.stderr)")
         #expect(run.stderr.contains("is larger than 1048576 bytes"))
         #expect(!FileManager.default.fileExists(atPath: slug))
     }

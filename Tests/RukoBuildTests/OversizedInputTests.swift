@@ -20,7 +20,9 @@ struct OversizedInputTests {
         let directory = try TestDirectory()
         try Self.write(directory.path + "/Procfile", size: 2 << 20)
         let error = #expect(throws: BuildError.self) { try Procfile.load(appDirectory: directory.path) }
-        #expect(error?.description.contains("Procfile is larger than 1048576 bytes") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("Procfile is larger than 1048576 bytes") == true, "\(String(describing: error))"
+        )
     }
 
     @Test("a .slugignore over 1 MiB")
