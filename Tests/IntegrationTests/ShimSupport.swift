@@ -94,7 +94,8 @@ func waitForPort(_ port: Int, seconds: Double = 20) -> Bool {
 /// The source tree (for examples/): walk up from the binaries to Package.swift.
 func sourceTree() -> String {
     var directory = shimBinDirectory()
-    while directory != "/" {
+    if !directory.hasPrefix("/") { directory = FileManager.default.currentDirectoryPath + "/" + directory }
+    while directory != "/" && !directory.isEmpty {
         if FileManager.default.fileExists(atPath: directory + "/Package.swift") { return directory }
         directory = (directory as NSString).deletingLastPathComponent
     }
