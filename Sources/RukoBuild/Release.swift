@@ -20,7 +20,9 @@ public struct BuildpackRelease: Sendable, Equatable {
         if text.trimmingWhitespace().isEmpty { return }
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            // The basic resolver: every scalar stays a string (what config vars and commands
+            // are), and no regex rules are compiled (`.default` costs milliseconds per build).
+            node = try Yams.compose(yaml: text, .basic)
         } catch {
             throw BuildError(
                 .release, "Buildpack \(buildpack): bin/release printed malformed YAML: \(Self.oneLine("\(error)")).",
@@ -35,11 +37,11 @@ public struct BuildpackRelease: Sendable, Equatable {
             )
         }
         configVars = Dictionary(
-            try Self.stringPairs(mapping["config_vars"], key: "config_vars", buildpack: buildpack),
+            try Self.stringPairs(Self.value(of: "config_vars", in: mapping), key: "config_vars", buildpack: buildpack),
             uniquingKeysWith: { _, last in last })
         // Checked in document order, so the error names the first bad type, every time.
         let types = try Self.stringPairs(
-            mapping["default_process_types"], key: "default_process_types", buildpack: buildpack)
+            Self.value(of: "default_process_types", in: mapping), key: "default_process_types", buildpack: buildpack)
         defaultProcessTypes = Dictionary(types, uniquingKeysWith: { _, last in last })
         for (type, command) in types {
             guard Procfile.isValidType(type) else {
@@ -51,6 +53,12 @@ public struct BuildpackRelease: Sendable, Equatable {
                     .release, "Buildpack \(buildpack): bin/release declares process type `\(type)` without a command.")
             }
         }
+    }
+
+    /// The value of a plain-scalar key (the last one, as Yams's subscript picks), compared as a
+    /// string so that no tag resolution happens.
+    private static func value(of key: String, in mapping: Node.Mapping) -> Node? {
+        mapping.reversed().first { $0.key.scalar?.string == key }?.value
     }
 
     private static func stringPairs(_ node: Node?, key: String, buildpack: String) throws(BuildError)
