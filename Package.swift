@@ -105,6 +105,7 @@ let package = Package(
         ),
         .testTarget(name: "RukoArchiveTests", dependencies: ["RukoArchive"]),
         .testTarget(name: "RukoRunTests", dependencies: ["ruko-run", argumentParser]),
+        .testTarget(name: "RukoBuildCLITests", dependencies: ["ruko-build", argumentParser]),
         .testTarget(name: "RukoBuildTests", dependencies: ["RukoBuild"]),
         .testTarget(
             name: "RukoAPITests",

@@ -8,8 +8,8 @@ import RukoSandbox
     import Glibc
 #endif
 
-/// `ruko-build`: Heroku buildpacks in the ruko sandbox, producing a size-checked slug.
-@main
+/// `ruko-build`: Heroku buildpacks in the ruko sandbox, producing a size-checked slug. The
+/// reference definition of the command line; `FastBuildArguments` reads the common build lines.
 struct RukoBuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ruko-build",
@@ -166,66 +166,19 @@ struct Build: ParsableCommand {
     var allowMissingControllers = false
 
     func validate() throws {
-        guard let duration = Units.parseDuration(timeout), duration > .zero else {
-            throw ValidationError("--timeout \(timeout): expected a duration such as 15m, 90s or 1h.")
-        }
-        if let memory, Units.parseSize(memory) == nil {
-            throw ValidationError("--memory \(memory): expected a size such as 512M or 2G.")
-        }
-        if let pids, pids <= 0 { throw ValidationError("--pids must be above 0.") }
+        if let message = options.validationError { throw ValidationError(message) }
     }
 
-    func run() throws {
-        let printer = Printer(quiet: slug.quiet, json: slug.json)
-        do throws(BuildError) {
-            var request = try makeRequest()
-            request.cancellation = cancelOnSignals()
-            let result = try Builder(request: request).run { line in printer.print(line) }
-            if let releaseJson { try result.writeJSON(to: releaseJson) }
-            if slug.json { printer.writeStdout(result.jsonText()) }
-        } catch {
-            printer.printError(error)
-            throw buildExitCode(for: error)
-        }
-    }
+    func run() throws { options.execute() }
 
-    func makeRequest() throws(BuildError) -> BuildRequest {
-        var request = BuildRequest(appDirectory: absolute(appDirectory), outputPath: absolute(slug.output))
-        request.buildpacks = buildpack
-        if let buildpacksDir { request.buildpacksDirectory = absolute(buildpacksDir) }
-        if let buildpackCache { request.buildpackCacheDirectory = absolute(buildpackCache) }
-        request.cacheDirectory = cacheDir.map(absolute)
-        var vars: [String: String] = [:]
-        if let envDir { vars.merge(try ConfigVars.readEnvDirectory(envDir)) { _, new in new } }
-        if let envFile {
-            guard let data = FileManager.default.contents(atPath: envFile) else {
-                throw BuildError(.invalidRequest, "--env-file \(envFile): cannot read it.")
-            }
-            let parsed = try ConfigVars.parseEnvFile(String(decoding: data, as: UTF8.self), name: envFile)
-            vars.merge(parsed) { _, new in new }
-        }
-        for assignment in env {
-            let (name, value) = try ConfigVars.parseAssignment(assignment)
-            vars[name] = value
-        }
-        request.environment = vars
-        request.maxSlugSize = slug.maxSize
-        request.timeout = Units.parseDuration(timeout) ?? .seconds(900)
-        request.limits = ResourceLimits(memoryBytes: memory.flatMap(Units.parseSize), pids: pids)
-        request.layout = slug.slugLayout
-        request.compression = slug.compressionLevel
-        request.template = template
-        request.allowMissingControllers = allowMissingControllers
-        request.sourceVersion =
-            sourceVersion ?? ProcessInfo.processInfo.environment["SOURCE_VERSION"]
-            ?? gitHead(request.appDirectory)
-        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
-            guard let value = Int64(epoch), value >= 0 else {
-                throw BuildError(.invalidRequest, "SOURCE_DATE_EPOCH=\(epoch): expected seconds since 1970.")
-            }
-            request.sourceDateEpoch = value
-        }
-        return request
+    /// The parsed values as plain options.
+    var options: BuildOptions {
+        BuildOptions(
+            appDirectory: appDirectory, output: slug.output, maxSlugSize: slug.maxSlugSize, layout: slug.layout,
+            compression: slug.compression, json: slug.json, quiet: slug.quiet, buildpack: buildpack,
+            buildpacksDir: buildpacksDir, buildpackCache: buildpackCache, cacheDir: cacheDir, envDir: envDir, env: env,
+            envFile: envFile, timeout: timeout, memory: memory, pids: pids, releaseJson: releaseJson,
+            sourceVersion: sourceVersion, template: template, allowMissingControllers: allowMissingControllers)
     }
 }
 
