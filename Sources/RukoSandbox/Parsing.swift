@@ -1,6 +1,16 @@
 /// Parsers for the human-friendly values of ruko's options (sizes, durations, .env files),
 /// shared by ruko-run and ruko-build.
 public enum ValueParser {
+    /// Splits a long option word the way ArgumentParser reads it: `--name=value` → (name, value),
+    /// `--name` → (name, nil); nil when the word does not start with `--`. Used by the CLIs' fast
+    /// command-line readers.
+    public static func longOption(_ word: String) -> (name: String, value: String?)? {
+        guard word.hasPrefix("--") else { return nil }
+        let body = word.dropFirst(2)
+        guard let equals = body.firstIndex(of: "=") else { return (String(body), nil) }
+        return (String(body[..<equals]), String(body[body.index(after: equals)...]))
+    }
+
     /// Parses a size: `512`, `64k`, `64M`, `1.5G`, `2T` (binary units; optional `B`/`iB`).
     public static func size(_ text: String) -> UInt64? {
         var s = Substring(text.trimmingASCIIWhitespace())

@@ -144,12 +144,8 @@ enum FastBuildArguments {
                 app = word
                 continue
             }
-            var name = String(word.dropFirst(2))
-            var value: String?
-            if let equals = name.firstIndex(of: "=") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
+            guard let (name, inlineValue) = ValueParser.longOption(word) else { return nil }
+            var value = inlineValue
             if flags.contains(name) {
                 guard value == nil, seenFlags.insert(name).inserted else { return nil }
                 switch name {

@@ -1,3 +1,5 @@
+import RukoSandbox
+
 /// A fast reader for the common `ruko-run` command lines, so that a sandbox start does not pay
 /// for ArgumentParser's reflection (about 2 ms of a 6 ms start, measured with `perf`).
 ///
@@ -30,12 +32,8 @@ enum FastArguments {
                 options.command = Array(arguments[index...])
                 break
             }
-            var name = String(word.dropFirst(2))
-            var value: String?
-            if let equals = name.firstIndex(of: "=") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
+            guard let (name, inlineValue) = ValueParser.longOption(word) else { return nil }
+            var value = inlineValue
             if name == "allow-missing-controllers" {
                 guard value == nil, !options.allowMissingControllers else { return nil }
                 options.allowMissingControllers = true
