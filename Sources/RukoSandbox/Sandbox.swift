@@ -73,7 +73,10 @@ public final class SandboxCancellation: Sendable {
         }
     }
 
-    deinit { Syscall.close(descriptor) }
+    deinit {
+        ruko_cancel_forget(descriptor)
+        Syscall.close(descriptor)
+    }
 }
 
 /// Runs commands in fresh sandboxes: namespaces, a read-only root built from a template,

@@ -114,6 +114,10 @@ int ruko_cancel_on_signals(int fd, const int *signals, size_t n) {
 
 int ruko_cancel_signal(void) { return cancel_signal; }
 
+void ruko_cancel_forget(int fd) {
+    if (cancel_fd == fd) cancel_fd = -1;
+}
+
 int ruko_signalfd_for(const int *signals, size_t n) {
     sigset_t set;
     sigemptyset(&set);

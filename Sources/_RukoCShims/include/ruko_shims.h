@@ -187,6 +187,8 @@ int ruko_eventfd(void);
 int ruko_cancel_on_signals(int fd, const int *signals, size_t n);
 /// The first signal the handler of ruko_cancel_on_signals caught, or 0.
 int ruko_cancel_signal(void);
+/// Stops the handler writing to `fd` (before it is closed, so a reused number is never written).
+void ruko_cancel_forget(int fd);
 /// Blocks `signals` (n of them) in the calling thread and returns a signalfd for them, or -errno.
 int ruko_signalfd_for(const int *signals, size_t n);
 /// Reads one signal number from a signalfd; 0 when none is pending, -errno on error.
