@@ -254,7 +254,6 @@ public struct Builder: Sendable {
         configuration.timeout = remaining
 
         Timing.mark("before sandbox")
-        try checkCancelled()
         let outcome = try runStreaming(configuration, emit: emit)
         Timing.mark("sandbox")
         for warning in outcome.warnings { emit(.error("Warning: \(warning)")) }

@@ -158,8 +158,9 @@ public struct RootfsTemplate: Sendable, Equatable {
             else { throw TemplateError(template: nameOrPath, line: 0, message: "not a template name") }
             candidates = (searchDirectories ?? defaultSearchDirectories()).map { $0 + "/" + nameOrPath }
         }
-        for path in candidates where kernel.fileKind(path) != nil {
-            if let kind = kernel.fileKind(path), kind == .directory || kind == .other {
+        for path in candidates {
+            guard let kind = kernel.fileKind(path) else { continue }
+            if kind == .directory || kind == .other {
                 throw TemplateError(template: path, line: 0, message: "not a regular file")
             }
             let text: String

@@ -51,6 +51,14 @@ public final class SandboxCancellation: Sendable {
         }
     }
 
+    /// A new handle armed for `signals` (see ``cancelOnSignals(_:)``), or nil when the eventfd or
+    /// the handler cannot be set up (then signals keep their default action).
+    public static func armed(for signals: [Int32]) -> SandboxCancellation? {
+        guard let cancellation = try? SandboxCancellation() else { return nil }
+        do { try cancellation.cancelOnSignals(signals) } catch { return nil }
+        return cancellation
+    }
+
     /// The first signal that cancelled through ``cancelOnSignals(_:)``, if one did.
     public static var receivedSignal: Int32? {
         let signal = ruko_cancel_signal()

@@ -203,8 +203,7 @@ public enum SessionStop {
     /// worker) and when the reader of `channel` goes away (sshd closed the SSH channel because
     /// the git client hung up). Pass it to ``PushSession/cancellation``.
     public static func install(watching channel: Int32) -> SandboxCancellation? {
-        guard let cancellation = try? SandboxCancellation() else { return nil }
-        do { try cancellation.cancelOnSignals([SIGTERM, SIGHUP, SIGINT]) } catch { return nil }
+        guard let cancellation = SandboxCancellation.armed(for: [SIGTERM, SIGHUP, SIGINT]) else { return nil }
         let watcher = Thread {
             if cancellation.waitForCancellation(orHangUpOf: channel) { cancellation.cancel() }
         }

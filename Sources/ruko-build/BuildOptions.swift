@@ -34,11 +34,7 @@ struct BuildOptions: Equatable {
 
     /// The first value that does not parse, as ArgumentParser reports it; nil when all do.
     var validationError: String? {
-        if Units.parseSize(maxSlugSize) == nil {
-            return "--max-slug-size \(maxSlugSize): expected a size such as 500M or 1G."
-        }
-        if SlugLayout(rawValue: layout) == nil { return "--layout must be app or flat." }
-        if CompressionLevel(rawValue: compression) == nil { return "--compression must be fast, default or best." }
+        if let message = slug.validationError { return message }
         guard let duration = Units.parseDuration(timeout), duration > .zero else {
             return "--timeout \(timeout): expected a duration such as 15m, 90s or 1h."
         }
@@ -49,12 +45,14 @@ struct BuildOptions: Equatable {
         return nil
     }
 
+    var slug: SlugSettings { SlugSettings(maxSlugSize: maxSlugSize, layout: layout, compression: compression) }
+
     /// Builds and exits: 0, 1 on a failure, 128+N when signal N stopped the build.
     func execute() -> Never {
         let printer = Printer(quiet: quiet, json: json)
         do throws(BuildError) {
             var request = try makeRequest()
-            request.cancellation = cancelOnSignals()
+            request.cancellation = SandboxCancellation.armed(for: [SIGINT, SIGTERM, SIGHUP])
             let result = try Builder(request: request).run { line in printer.print(line) }
             if let releaseJson { try result.writeJSON(to: releaseJson) }
             if json { printer.writeStdout(result.jsonText()) }
@@ -85,11 +83,11 @@ struct BuildOptions: Equatable {
             vars[name] = value
         }
         request.environment = vars
-        request.maxSlugSize = Units.parseSize(maxSlugSize) ?? Slug.defaultMaxSize
+        request.maxSlugSize = slug.maxSize
         request.timeout = Units.parseDuration(timeout) ?? .seconds(900)
         request.limits = ResourceLimits(memoryBytes: memory.flatMap(Units.parseSize), pids: pids)
-        request.layout = SlugLayout(rawValue: layout) ?? .app
-        request.compression = CompressionLevel(rawValue: compression) ?? .default
+        request.layout = slug.slugLayout
+        request.compression = slug.compressionLevel
         request.template = template
         request.allowMissingControllers = allowMissingControllers
         request.sourceVersion =

@@ -40,13 +40,30 @@ struct SlugOptions: ParsableArguments {
     var quiet = false
 
     func validate() throws {
-        guard Units.parseSize(maxSlugSize) != nil else {
-            throw ValidationError("--max-slug-size \(maxSlugSize): expected a size such as 500M or 1G.")
+        if let message = settings.validationError { throw ValidationError(message) }
+    }
+
+    var settings: SlugSettings { SlugSettings(maxSlugSize: maxSlugSize, layout: layout, compression: compression) }
+    var maxSize: UInt64 { settings.maxSize }
+    var slugLayout: SlugLayout { settings.slugLayout }
+    var compressionLevel: CompressionLevel { settings.compressionLevel }
+}
+
+/// The slug values of a command line as typed, with their checks and parsed forms (one place
+/// for `SlugOptions` and `BuildOptions`).
+struct SlugSettings {
+    var maxSlugSize: String
+    var layout: String
+    var compression: String
+
+    /// The first value that does not parse, as the CLI reports it; nil when all do.
+    var validationError: String? {
+        if Units.parseSize(maxSlugSize) == nil {
+            return "--max-slug-size \(maxSlugSize): expected a size such as 500M or 1G."
         }
-        guard SlugLayout(rawValue: layout) != nil else { throw ValidationError("--layout must be app or flat.") }
-        guard CompressionLevel(rawValue: compression) != nil else {
-            throw ValidationError("--compression must be fast, default or best.")
-        }
+        if SlugLayout(rawValue: layout) == nil { return "--layout must be app or flat." }
+        if CompressionLevel(rawValue: compression) == nil { return "--compression must be fast, default or best." }
+        return nil
     }
 
     var maxSize: UInt64 { Units.parseSize(maxSlugSize) ?? Slug.defaultMaxSize }
@@ -210,7 +227,10 @@ struct Pack: ParsableCommand {
                 }
                 options.sourceDateEpoch = value
             }
-            if let cancellation = cancelOnSignals() { options.isCancelled = { cancellation.isCancelled } }
+            // SIGINT, SIGTERM and SIGHUP stop packing between entries; the temporary slug is removed.
+            if let cancellation = SandboxCancellation.armed(for: [SIGINT, SIGTERM, SIGHUP]) {
+                options.isCancelled = { cancellation.isCancelled }
+            }
             let output = absolute(slug.output)
             let result = try Slug.pack(directory: directory, to: output, options: options) { printer.print($0) }
             if slug.json {
@@ -223,14 +243,6 @@ struct Pack: ParsableCommand {
             throw buildExitCode(for: error)
         }
     }
-}
-
-/// SIGINT, SIGTERM and SIGHUP stop the build or pack cleanly (the sandbox killed, the work tree
-/// and the temporary slug removed) instead of killing ruko-build half-way.
-func cancelOnSignals() -> SandboxCancellation? {
-    guard let cancellation = try? SandboxCancellation() else { return nil }
-    do { try cancellation.cancelOnSignals([SIGINT, SIGTERM, SIGHUP]) } catch { return nil }
-    return cancellation
 }
 
 /// 128+N after a signal stopped the work (as a shell reports it), 1 for every other failure.
