@@ -36,6 +36,9 @@ public enum MountEntry: Sendable, Equatable {
     case symlink(target: String, path: String)
     /// A directory in the container's root.
     case directory(path: String, mode: UInt32)
+    /// A read-only file with these contents (no NUL bytes), made in the root tmpfs and bound at
+    /// `path`, so it can replace a file inside a host bind (`/etc/passwd`) without touching the host.
+    case file(path: String, contents: String, mode: UInt32)
 }
 
 /// One executable step of a mount plan, in host paths under the new root (run before pivot_root).
@@ -46,13 +49,17 @@ public enum MountStep: Sendable, Equatable {
     case bind(source: String, target: String, recursive: Bool, flags: UInt64, optional: Bool)
     case setAttributes(target: String, set: UInt64, clear: UInt64, recursive: Bool, optional: Bool)
     case mask(target: String)
+    /// Write `contents` to a new file at `staging` (in the root tmpfs), bind it on `target`, remove
+    /// `staging`.
+    case writeFile(staging: String, target: String, contents: String, mode: UInt32)
 
     /// The container path a step is about, for error messages (`/usr`, `/proc/kcore`).
     public func containerPath(root: String) -> String {
         let host: String
         switch self {
         case .makeDirectory(let p, _), .symlink(_, let p): host = p
-        case .mount(_, let t, _, _, _), .bind(_, let t, _, _, _), .setAttributes(let t, _, _, _, _), .mask(let t):
+        case .mount(_, let t, _, _, _), .bind(_, let t, _, _, _), .setAttributes(let t, _, _, _, _), .mask(let t),
+            .writeFile(_, let t, _, _):
             host = t
         }
         return host.hasPrefix(root) ? String(host.dropFirst(root.count)).nonEmpty ?? "/" : host
@@ -68,6 +75,7 @@ public enum MountStep: Sendable, Equatable {
         case .setAttributes(let t, let set, _, _, _):
             return set & MountAttributes.readOnly != 0 ? "remount read-only \(t)" : "set mount flags on \(t)"
         case .mask(let t): return "mask \(t)"
+        case .writeFile(_, let t, _, _): return "write \(t)"
         }
     }
 }
@@ -103,11 +111,12 @@ public struct MountPlanner: Sendable {
         var steps: [MountStep] = []
         var attributes: [MountStep] = []
         var readOnlyBinds: [(destination: String, source: String)] = []
-        for entry in entries {
+        var allBinds: [(destination: String, source: String)] = []
+        for (index, entry) in entries.enumerated() {
             switch entry {
             case .bind(let source, let destination, let readOnly, let optional):
                 try checkDestination(destination)
-                try checkNotInsideReadOnly(destination, readOnlyBinds)
+                try checkExistsOnHost(destination, readOnlyBinds)
                 let kind = kernel.fileKind(source)
                 if kind == nil && !optional {
                     throw MountPlanError(description: "bind source \(source) does not exist")
@@ -130,6 +139,7 @@ public struct MountPlanner: Sendable {
                         target: root + destination, set: set, clear: readOnly ? 0 : MountAttributes.readOnly,
                         recursive: readOnly, optional: optional))
                 if readOnly { readOnlyBinds.append((destination, source)) }
+                allBinds.append((destination, source))
             case .tmpfs(let destination, let options):
                 try checkDestination(destination)
                 steps += parents(of: destination, root: root)
@@ -166,6 +176,21 @@ public struct MountPlanner: Sendable {
                 try checkDestination(path)
                 steps += parents(of: path, root: root)
                 steps.append(.makeDirectory(path: root + path, mode: mode))
+            case .file(let path, let contents, let mode):
+                try checkDestination(path)
+                guard !contents.utf8.contains(0) else {
+                    throw MountPlanError(description: "the contents of \(path) contain a NUL byte")
+                }
+                try checkExistsOnHost(path, allBinds)
+                steps += parents(of: path, root: root)
+                steps.append(
+                    .writeFile(
+                        staging: root + "/.ruko-file-\(index)", target: root + path, contents: contents, mode: mode))
+                attributes.append(
+                    .setAttributes(
+                        target: root + path,
+                        set: MountAttributes.readOnly | MountAttributes.noSuid | MountAttributes.noDev
+                            | MountAttributes.noExec, clear: 0, recursive: false, optional: false))
             }
         }
         return steps + attributes
@@ -225,9 +250,10 @@ public struct MountPlanner: Sendable {
         }
     }
 
-    /// A mount point under an earlier read-only bind would be created in the host's directory
-    /// (the bind is still writable while the plan runs): it must already exist there.
-    private func checkNotInsideReadOnly(_ destination: String, _ binds: [(destination: String, source: String)])
+    /// A mount point under an earlier bind would be created in the host's directory (the bind is
+    /// still writable while the plan runs): it must already exist there. Binds check against the
+    /// read-only binds before them; file entries against every bind.
+    private func checkExistsOnHost(_ destination: String, _ binds: [(destination: String, source: String)])
         throws(MountPlanError)
     {
         for bind in binds where destination.hasPrefix(bind.destination + "/") {
@@ -235,7 +261,7 @@ public struct MountPlanner: Sendable {
             if kernel.fileKind(hostPath) == nil {
                 throw MountPlanError(
                     description:
-                        "bind destination \(destination) does not exist inside the read-only \(bind.destination); "
+                        "mount point \(destination) does not exist inside the bind of \(bind.source) at \(bind.destination); "
                         + "create \(hostPath) on the host or choose a destination outside \(bind.destination)")
             }
         }

@@ -18,6 +18,7 @@ import RukoSystem
 /// app /app                     # where --app is bound
 /// hostname ruko
 /// env PATH=/usr/local/bin:/usr/bin:/bin
+/// user ruko                    # the run uid's name in /etc/passwd and /etc/group
 /// ```
 public struct RootfsTemplate: Sendable, Equatable {
     /// The template's name (file name) or path, for messages.
@@ -30,17 +31,20 @@ public struct RootfsTemplate: Sendable, Equatable {
     public var hostname: String?
     /// Default environment, overridden by the caller's.
     public var environment: [String: String]
+    /// The run user's passwd/group entry, when the template asks for one (`user`).
+    public var account: UserAccount?
 
     /// Creates a template from its parts.
     public init(
         name: String, entries: [MountEntry], appDestination: String = "/app", hostname: String? = nil,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], account: UserAccount? = nil
     ) {
         self.name = name
         self.entries = entries
         self.appDestination = appDestination
         self.hostname = hostname
         self.environment = environment
+        self.account = account
     }
 
     /// Parses template text. Errors name the template, the line and what is wrong.
@@ -132,9 +136,23 @@ public struct RootfsTemplate: Sendable, Equatable {
                 }
                 let key = String(decoding: bytes[..<eq], as: UTF8.self)
                 template.environment[key] = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
+            case "user":
+                let a = try paths(1, 3)
+                guard UserAccount.isValidName(a[0]) else {
+                    throw fail("bad user name '\(a[0])' (lowercase letters, digits, _ and -, at most 32 bytes)")
+                }
+                var account = UserAccount(name: a[0])
+                for (index, p) in a.dropFirst().enumerated() {
+                    let path = try absolute(p)
+                    guard !path.contains(":"), !path.contains("\n") else {
+                        throw fail("'\(p)' cannot go in /etc/passwd (contains ':' or a newline)")
+                    }
+                    if index == 0 { account.home = path } else { account.shell = path }
+                }
+                template.account = account
             default:
                 throw fail(
-                    "unknown directive '\(directive)' (known: ro-bind, bind, tmpfs, proc, dev, mask, read-only, dir, symlink, app, hostname, env)"
+                    "unknown directive '\(directive)' (known: ro-bind, bind, tmpfs, proc, dev, mask, read-only, dir, symlink, app, hostname, env, user)"
                 )
             }
         }

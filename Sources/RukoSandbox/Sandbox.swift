@@ -265,6 +265,18 @@ public enum Sandbox {
             entries.append(
                 .bind(source: bind.source, destination: bind.destination, readOnly: bind.readOnly, optional: false))
         }
+        var environment = template.environment
+        environment["HOME"] = configuration.appDirectory != nil ? appDestination : "/"
+        for (key, value) in configuration.environment {
+            guard !key.isEmpty, !key.contains("="), !key.contains("\0"), !value.contains("\0") else {
+                throw SandboxError.usage("bad environment variable name '\(key)'")
+            }
+            environment[key] = value
+        }
+        if let account = template.account {
+            entries += try account.fileEntries(
+                for: configuration.user, defaultHome: environment["HOME"] ?? "/", in: entries, kernel: kernel)
+        }
         let rootfs = configuration.rootfsMountPoint
         let steps: [MountStep]
         do {
@@ -279,14 +291,6 @@ public enum Sandbox {
             throw SandboxError(exitStatus: 125, description: error.description)
         }
 
-        var environment = template.environment
-        environment["HOME"] = configuration.appDirectory != nil ? appDestination : "/"
-        for (key, value) in configuration.environment {
-            guard !key.isEmpty, !key.contains("="), !key.contains("\0"), !value.contains("\0") else {
-                throw SandboxError.usage("bad environment variable name '\(key)'")
-            }
-            environment[key] = value
-        }
         let program: SeccompProgram
         do {
             program = try SeccompCompiler.defaultProgram.get()

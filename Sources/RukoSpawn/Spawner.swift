@@ -259,6 +259,12 @@ struct CStringArena {
         case .mask(let target):
             op.kind = Int32(RUKO_OP_MASK.rawValue)
             op.target = string(target)
+        case .writeFile(let staging, let target, let contents, let mode):
+            op.kind = Int32(RUKO_OP_WRITEFILE.rawValue)
+            op.source = string(staging)
+            op.target = string(target)
+            op.data = string(contents)
+            op.mode = mode
         }
         return op
     }

@@ -203,6 +203,47 @@ static int run_op(const struct ruko_mount_op *op) {
                                  : remount_keep_flags(op->target, op->attr_set, op->attr_clr);
         }
         return 0;
+    case RUKO_OP_WRITEFILE: {
+        if (op->source == NULL || op->data == NULL) {
+            errno = EINVAL;
+            return -1;
+        }
+        // A symlink or directory at target would be followed or mounted over: refuse both.
+        int target_exists = lstat(op->target, &st) == 0;
+        if (!target_exists && errno != ENOENT) return -1;
+        if (target_exists && !S_ISREG(st.st_mode)) {
+            errno = S_ISDIR(st.st_mode) ? EISDIR : ELOOP;
+            return -1;
+        }
+        int fd = open(op->source, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) return -1;
+        size_t len = strlen(op->data), done = 0;
+        while (done < len) {
+            ssize_t n = write(fd, op->data + done, len - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                int e = n < 0 ? errno : EIO;
+                close(fd);
+                errno = e;
+                return -1;
+            }
+            done += (size_t)n;
+        }
+        if (fchmod(fd, op->mode ? op->mode : 0644) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        close(fd);
+        if (!target_exists) {
+            int tfd = open(op->target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+            if (tfd < 0) return -1;
+            close(tfd);
+        }
+        if (mount(op->source, op->target, NULL, MS_BIND, NULL) < 0) return -1;
+        return unlink(op->source);
+    }
     case RUKO_OP_MASK:
         if (!path_exists(op->target, &st)) return errno == ENOENT ? 0 : -1;
         if (S_ISDIR(st.st_mode))

@@ -16,8 +16,9 @@ struct RukoRun: ParsableCommand {
         discussion: """
             Exit status: the command's own; 128+N when killed by signal N; 124 on timeout;
             125 when ruko-run itself fails; 126 not executable; 127 not found.
-            The command runs as uid/gid 10001 (no passwd entry) unless --user says otherwise,
-            with every capability dropped, no_new_privs and a seccomp filter.
+            The command runs as uid/gid 10001 (named ruko by the default template) unless
+            --user says otherwise, with every capability dropped, no_new_privs and a seccomp
+            filter.
             """)
 
     @Option(help: "Rootfs template: a name in rootfs-templates/ or a path.")

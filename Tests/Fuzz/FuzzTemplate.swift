@@ -13,6 +13,7 @@
 //   C strings;
 // - tmpfs options are ASCII `[A-Za-z0-9=,_-]` (`tmpfs-options`), the hostname ASCII
 //   `[A-Za-z0-9.-]{1,64}` (`hostname`), env keys non-empty without `=` (`env`), dir modes ≤ 07777;
+// - a `user` name is a portable user name, its home and shell absolute paths without `:` (`user`);
 // - CRLF files parse like LF files (`crlf`); deterministic.
 @testable import RukoMount
 @testable import RukoSandbox
@@ -95,6 +96,8 @@ public func fuzzTemplate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case .directory(let path, let mode):
             checkPath(path, "dir")
             require(mode <= 0o7777, "dir", "mode \(mode)")
+        case .file(let path, _, _):
+            require(false, "file", "templates declare no files directly, got \(escaped(path))")
         }
     }
     if let hostname = template.hostname {
@@ -105,6 +108,13 @@ public func fuzzTemplate(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b == 0x2d
                         || b == 0x2e
                 }, "hostname", escaped(hostname))
+    }
+    if let account = template.account {
+        require(UserAccount.isValidName(account.name), "user", "name \(escaped(account.name))")
+        for path in [account.home, account.shell].compactMap({ $0 }) {
+            checkPath(path, "user path")
+            require(!path.contains(":") && !path.contains("\n"), "user", "passwd field \(escaped(path))")
+        }
     }
     for (key, value) in template.environment {
         require(!key.isEmpty && !key.utf8.contains(UInt8(ascii: "=")), "env", "key \(escaped(key))")

@@ -231,7 +231,7 @@ struct IsolationTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try rukoRun(["--bind", "\(dir):/usr/ruko-no-such-dir", "--", "true"])
         #expect(r.status == 125)
-        #expect(r.stderr.contains("read-only /usr"))
+        #expect(r.stderr.contains("does not exist inside the bind of /usr at /usr"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: "/usr/ruko-no-such-dir"))
     }
 
@@ -240,6 +240,26 @@ struct IsolationTests {
     @Test func runsAsAnUnprivilegedUser() throws {
         #expect(try sandboxed("id -u; id -g").stdout == "10001\n10001\n")
         #expect(try sandboxed("id -u; id -g; id -G", options: ["--user", "1234:2345"]).stdout == "1234\n2345\n2345\n")
+    }
+
+    @Test func theRunUserHasANameAndTheAccountFilesAreReadOnlyCopies() throws {
+        let r = try sandboxed(
+            "id -un; id -gn; whoami; getent passwd 10001; echo x >> /etc/passwd || echo read-only; "
+                + "grep -c . /etc/passwd; ls -A / | grep -c ruko-file; true")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(4)) == ["ruko", "ruko", "ruko", "ruko:x:10001:10001:ruko:/:/bin/sh"], "\(r.stdout)")
+        #expect(lines.contains("read-only"))
+        // The host's entries are all there, plus one; no staging file is left in the root.
+        let hostLines = try String(contentsOfFile: "/etc/passwd", encoding: .utf8).split(separator: "\n").count
+        #expect(lines.suffix(2) == ["\(hostLines + 1)", "0"], "\(r.stdout)")
+        // HOME with --app; an id the host already lists gets no line; the host file is untouched.
+        let app = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: app) }
+        #expect(
+            try sandboxed("getent passwd ruko", options: ["--app", app]).stdout
+                == "ruko:x:10001:10001:ruko:/app:/bin/sh\n")
+        #expect(try sandboxed("grep -c . /etc/passwd", options: ["--user", "0"]).stdout == "\(hostLines)\n")
+        #expect(!(try String(contentsOfFile: "/etc/passwd", encoding: .utf8)).contains("ruko:x:10001"))
     }
 
     @Test func everyCapabilitySetIsEmpty() throws {

@@ -110,3 +110,54 @@ struct MountPlannerTests {
         #expect(step.summary == "bind /usr on /run/ruko/rootfs/usr")
     }
 }
+
+struct FileEntryPlanTests {
+    func hostKernel() -> FakeKernel {
+        let k = FakeKernel()
+        k.addDirectory("/etc")
+        k.addFile("/etc/passwd", "root:x:0:0::/:/bin/sh\n")
+        k.addDirectory("/srv/app")
+        return k
+    }
+
+    @Test func aFileIsWrittenInTheRootBoundOverItsPathAndMadeReadOnlyLast() throws {
+        let steps = try MountPlanner(kernel: hostKernel()).plan(
+            [
+                .bind(source: "/etc", destination: "/etc", readOnly: true, optional: false),
+                .file(path: "/etc/passwd", contents: "x\n", mode: 0o644),
+            ], root: "/r")
+        #expect(
+            steps == [
+                .bind(source: "/etc", target: "/r/etc", recursive: true, flags: 0, optional: false),
+                .makeDirectory(path: "/r/etc", mode: 0o755),
+                .writeFile(staging: "/r/.ruko-file-1", target: "/r/etc/passwd", contents: "x\n", mode: 0o644),
+                .setAttributes(
+                    target: "/r/etc", set: MountAttributes.readOnly | MountAttributes.noSuid | MountAttributes.noDev,
+                    clear: 0, recursive: true, optional: false),
+                .setAttributes(
+                    target: "/r/etc/passwd",
+                    set: MountAttributes.readOnly | MountAttributes.noSuid | MountAttributes.noDev
+                        | MountAttributes.noExec, clear: 0, recursive: false, optional: false),
+            ])
+    }
+
+    @Test func aFileNeverCreatesAMountPointOnTheHost() throws {
+        let planner = MountPlanner(kernel: hostKernel())
+        // Neither inside a read-only bind nor inside a writable one.
+        for entries: [MountEntry] in [
+            [.bind(source: "/etc", destination: "/etc", readOnly: true, optional: false)],
+            [.bind(source: "/srv/app", destination: "/app", readOnly: false, optional: false)],
+        ] {
+            let path = entries.count == 1 && "\(entries)".contains("/srv/app") ? "/app/new" : "/etc/new"
+            #expect(throws: MountPlanError.self) {
+                try planner.plan(entries + [.file(path: path, contents: "", mode: 0o644)], root: "/r")
+            }
+        }
+        #expect(throws: MountPlanError.self) {
+            try planner.plan([.file(path: "/etc/x", contents: "a\0b", mode: 0o644)], root: "/r")
+        }
+        #expect(throws: MountPlanError.self) {
+            try planner.plan([.file(path: "etc/x", contents: "", mode: 0o644)], root: "/r")
+        }
+    }
+}

@@ -34,6 +34,9 @@ enum ruko_op_kind {
     RUKO_OP_SETATTR = 6,
     /// Hide target: /dev/null bound over a file, an empty read-only tmpfs over a directory.
     RUKO_OP_MASK = 7,
+    /// Write `data` (NUL-terminated) to a new file at source (mode `mode`), bind it on target (a
+    /// regular file, created when missing), then unlink source. The file's bind stays.
+    RUKO_OP_WRITEFILE = 8,
 };
 
 /// One step of a mount plan. Paths are absolute host paths (targets already under the new root).
