@@ -4,8 +4,12 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 SWIFT ?= swift
 RELEASE_FLAGS := -c release --static-swift-stdlib
-# ruko-run is linked fully static (no dynamic loader at start: ~2 ms saved per sandbox).
+# ruko-run and ruko-build are linked fully static: no dynamic loader, no relocation of 25 shared
+# libraries at every start (ruko-run 5.4 -> 1.3 ms to a usage error, ruko-build 6.3 -> 2.3 ms).
 STATIC_FLAGS := $(RELEASE_FLAGS) -Xswiftc -static-executable --scratch-path .build-static
+# libarchive's own dependencies for that static link, in link order
+# (pkg-config --static --libs libarchive libxml-2.0).
+STATIC_ARCHIVE_LIBS := $(foreach l,archive nettle acl xml2 icuuc icudata lzma zstd lz4 bz2 z stdc++ m,-Xlinker -l$(l))
 BIN_DEBUG = $(shell $(SWIFT) build --show-bin-path)
 BIN_RELEASE = $(shell $(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)
 BIN_STATIC = $(shell $(SWIFT) build $(STATIC_FLAGS) --show-bin-path)
@@ -15,6 +19,7 @@ SOAK_PARALLEL ?= 50
 # Every Debian package the build, the tests and the benchmarks need.
 DEBIAN_PACKAGES := build-essential pkg-config git curl ca-certificates procps iproute2 python3 python3-pip \
 	libcap-dev libseccomp-dev libarchive-dev libmount-dev libgit2-dev libdeflate-dev libisal-dev \
+	libacl1-dev libzstd-dev liblz4-dev libicu-dev \
 	libarchive-tools bubblewrap runc crun pigz gzip tar openssh-server openssh-client \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio zstd xz-utils bc hyperfine libcurl4-openssl-dev
 
@@ -41,6 +46,7 @@ build: deps
 build-release: deps
 	$(SWIFT) build $(RELEASE_FLAGS)
 	$(SWIFT) build $(STATIC_FLAGS) --product ruko-run
+	$(SWIFT) build $(STATIC_FLAGS) --product ruko-build $(STATIC_ARCHIVE_LIBS)
 
 build-tests: deps
 	$(SWIFT) build --build-tests
@@ -83,7 +89,7 @@ bench-pack:
 	RUKO_BIN_DIR=$(BIN_RELEASE) bench/pack.sh
 
 bench-build:
-	RUKO_BIN_DIR=$(BIN_RELEASE) bench/build.sh 30
+	RUKO_BIN_DIR=$(BIN_STATIC) bench/build.sh 30
 
 bench-push:
 	RUKO_BIN_DIR=$(BIN_RELEASE) bench/push.sh
@@ -100,7 +106,7 @@ lint:
 ## install: binaries, templates, buildpacks and hooks under $(PREFIX).
 install: build-release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ruko
-	install -m 0755 $(BIN_STATIC)/ruko-run $(BIN_RELEASE)/ruko-build $(BIN_RELEASE)/ruko-shim $(BIN_RELEASE)/ruko-api $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BIN_STATIC)/ruko-run $(BIN_STATIC)/ruko-build $(BIN_RELEASE)/ruko-shim $(BIN_RELEASE)/ruko-api $(DESTDIR)$(PREFIX)/bin/
 	cp -R rootfs-templates buildpacks hooks $(DESTDIR)$(PREFIX)/share/ruko/
 
 clean:

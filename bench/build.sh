@@ -6,7 +6,7 @@
 # Usage: bench/build.sh [RUNS]   (default 30; needs root for the sandbox)
 # BENCH_TMPDIR=DIR puts both pipelines' work trees there (default /tmp; e.g. /dev/shm for tmpfs,
 # which removes the filesystem's rmdir/discard costs from both sides).
-# Binaries: $RUKO_BIN_DIR, else `swift build -c release` into .build/release.
+# Binaries: $RUKO_BIN_DIR, else `make build-release` (ruko-build linked fully static, as installed).
 # Prints a summary and writes bench-out/build.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,9 +15,8 @@ if [ "$(id -u)" -ne 0 ]; then echo "bench: needs root (the build sandbox)" >&2; 
 bin=${RUKO_BIN_DIR:-}
 if [ -z "$bin" ]; then
   # Build (a no-op when up to date) so the binaries match the sources.
-  swift build -c release --product ruko-build >&2
-  swift build -c release --product ruko-run >&2
-  bin=.build/release
+  make --no-print-directory build-release >&2
+  bin=.build-static/release
 fi
 app=examples/procfile
 tmp=${BENCH_TMPDIR:-/tmp}
