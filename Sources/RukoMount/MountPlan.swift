@@ -186,11 +186,15 @@ public struct MountPlanner: Sendable {
                 steps.append(
                     .writeFile(
                         staging: root + "/.ruko-file-\(index)", target: root + path, contents: contents, mode: mode))
-                attributes.append(
-                    .setAttributes(
-                        target: root + path,
-                        set: MountAttributes.readOnly | MountAttributes.noSuid | MountAttributes.noDev
-                            | MountAttributes.noExec, clear: 0, recursive: false, optional: false))
+                // Inside a read-only bind, that bind's recursive attributes (applied after every
+                // mount) already cover the file's own mount: no extra mount_setattr per start.
+                if !readOnlyBinds.contains(where: { path.hasPrefix($0.destination + "/") }) {
+                    attributes.append(
+                        .setAttributes(
+                            target: root + path,
+                            set: MountAttributes.readOnly | MountAttributes.noSuid | MountAttributes.noDev
+                                | MountAttributes.noExec, clear: 0, recursive: false, optional: false))
+                }
             }
         }
         return steps + attributes
@@ -257,7 +261,7 @@ public struct MountPlanner: Sendable {
         throws(MountPlanError)
     {
         for bind in binds where destination.hasPrefix(bind.destination + "/") {
-            let hostPath = bind.source + destination.dropFirst(bind.destination.count)
+            let hostPath = bind.source + String(destination.dropFirst(bind.destination.count))
             if kernel.fileKind(hostPath) == nil {
                 throw MountPlanError(
                     description:

@@ -69,7 +69,7 @@ public struct UserAccount: Sendable, Equatable {
             switch entry {
             case .bind(let source, let destination, _, _)
             where path == destination || path.hasPrefix(destination + "/"):
-                let hostPath = source + path.dropFirst(destination.count)
+                let hostPath = source + String(path.dropFirst(destination.count))
                 switch kernel.fileKind(hostPath) {
                 case nil:
                     return ""
@@ -97,19 +97,42 @@ public struct UserAccount: Sendable, Equatable {
     }
 
     /// The line to add for `id`, or nil when a line already has that id (field 3) or no name is
-    /// free.
+    /// free. (A plain byte scan: this runs before every sandbox start, and Swift's generic
+    /// `split`/`Set<Substring>` cost more in first-use metadata lookups than the whole file.)
     static func missingLine(in text: String, id: UInt32, preferredName: String, format: (String) -> String) -> String? {
-        var names: Set<Substring> = []
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 3, omittingEmptySubsequences: false)
-            guard fields.count >= 3 else { continue }
-            if UInt32(fields[2]) == id { return nil }
-            names.insert(fields[0])
+        let bytes = Array(text.utf8)
+        let idBytes = Array(String(id).utf8)
+        let candidates = [preferredName, "\(preferredName)-\(id)"].map { Array($0.utf8) }
+        var taken = [false, false]
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            // Fields 1 and 3: the name and the id, between the first three colons.
+            var colons = (first: -1, second: -1, third: -1)
+            var i = lineStart
+            while i < lineEnd && colons.third < 0 {
+                if bytes[i] == 0x3A {
+                    if colons.first < 0 {
+                        colons.first = i
+                    } else if colons.second < 0 {
+                        colons.second = i
+                    } else {
+                        colons.third = i
+                    }
+                }
+                i += 1
+            }
+            if colons.third >= 0 {
+                if bytes[(colons.second + 1)..<colons.third].elementsEqual(idBytes) { return nil }
+                for index in candidates.indices where bytes[lineStart..<colons.first].elementsEqual(candidates[index]) {
+                    taken[index] = true
+                }
+            }
+            lineStart = lineEnd + 1
         }
-        for candidate in [preferredName, "\(preferredName)-\(id)"] where !names.contains(Substring(candidate)) {
-            return format(candidate)
-        }
-        return nil
+        guard let free = taken.firstIndex(of: false) else { return nil }
+        return format(free == 0 ? preferredName : "\(preferredName)-\(id)")
     }
 
     static func appending(_ line: String, to base: String) -> String {

@@ -131,11 +131,20 @@ struct FileEntryPlanTests {
                 .bind(source: "/etc", target: "/r/etc", recursive: true, flags: 0, optional: false),
                 .makeDirectory(path: "/r/etc", mode: 0o755),
                 .writeFile(staging: "/r/.ruko-file-1", target: "/r/etc/passwd", contents: "x\n", mode: 0o644),
+                // The recursive read-only pass over /etc covers the file's mount too.
                 .setAttributes(
                     target: "/r/etc", set: MountAttributes.readOnly | MountAttributes.noSuid | MountAttributes.noDev,
                     clear: 0, recursive: true, optional: false),
+            ])
+        // Outside a read-only bind the file's mount gets its own attributes.
+        let alone = try MountPlanner(kernel: hostKernel()).plan(
+            [.file(path: "/etc/hosts", contents: "", mode: 0o644)], root: "/r")
+        #expect(
+            alone == [
+                .makeDirectory(path: "/r/etc", mode: 0o755),
+                .writeFile(staging: "/r/.ruko-file-0", target: "/r/etc/hosts", contents: "", mode: 0o644),
                 .setAttributes(
-                    target: "/r/etc/passwd",
+                    target: "/r/etc/hosts",
                     set: MountAttributes.readOnly | MountAttributes.noSuid | MountAttributes.noDev
                         | MountAttributes.noExec, clear: 0, recursive: false, optional: false),
             ])
