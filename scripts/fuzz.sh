@@ -47,7 +47,7 @@ log() { printf '== %s\n' "$*" >&2; }
 # added here (the compile error names it).
 BUILD_FILES=(BuildError SafeFile Units Procfile SlugIgnore Release)
 SHIM_FILES=(ShimError SSHCommand)
-SANDBOX_FILES=(RootfsTemplate Parsing)
+SANDBOX_FILES=(RootfsTemplate UserAccount Parsing)
 
 stamp_ok() { # stamp file, inputs... : true when the stamp is newer than every input
     local stamp=$1
